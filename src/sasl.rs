@@ -1,0 +1,742 @@
+//! SASL exchanges, decoded for every mechanism seen in mail traffic.
+//!
+//! Protocol engines (SMTP `AUTH`, POP3 `AUTH`) own the framing: they hand
+//! this module each client response and server challenge as the base64 text
+//! found on the wire, with its span in the PDU. The exchange keeps what it
+//! learned (prompts, the credential so far) and returns items to place under
+//! a `mail.auth` subtree. Nothing here fails: undecodable input becomes an
+//! anomaly and the raw text stays visible.
+
+use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
+use base64::{alphabet, Engine};
+
+use crate::fields::{Expert, Field};
+use crate::item::{Anomaly, Credential, Item};
+
+/// Base64 as SASL profiles send it: standard alphabet, padding optional.
+const SASL_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Decodes SASL base64; `=` alone is the RFC 4954 empty initial response.
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed == "=" {
+        return Ok(Vec::new());
+    }
+    SASL_BASE64.decode(trimmed).map_err(|err| format!("\"{}\" is not base64: {err}", abbreviate(trimmed, 40)))
+}
+
+fn abbreviate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max).collect();
+        format!("{cut}...")
+    }
+}
+
+/// Text a user can read from decoded bytes: lossy UTF-8, control bytes escaped.
+pub fn printable(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '\0' => out.push_str("\\0"),
+            '\x01' => out.push_str("^A"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Which SASL message this is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Initial response carried on the AUTH command line.
+    Initial,
+    /// A client response line.
+    Client,
+    /// A server challenge (`334 ...` in SMTP, `+ ...` in POP3).
+    Server,
+}
+
+impl Side {
+    fn label(self) -> &'static str {
+        match self {
+            Side::Initial => "initial response",
+            Side::Client => "response",
+            Side::Server => "challenge",
+        }
+    }
+}
+
+/// What one SASL message yielded.
+#[derive(Debug, Default)]
+pub struct StepOutput {
+    /// Children for the `mail.auth` subtree.
+    pub items: Vec<Item>,
+    pub anomalies: Vec<Anomaly>,
+    /// Set when this message completes the client's credential.
+    pub credential: Option<Credential>,
+    /// Username decoded in this message, for the Info column.
+    pub username: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum LoginPrompt {
+    Username,
+    Password,
+}
+
+/// One authentication exchange, from `AUTH <mechanism>` to its outcome.
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    mechanism: String,
+    client_messages: u32,
+    server_messages: u32,
+    login_next: LoginPrompt,
+    credential: Credential,
+    credential_sent: bool,
+    cancelled: bool,
+}
+
+impl Exchange {
+    pub fn new(mechanism: &str) -> Self {
+        let mechanism = mechanism.to_ascii_uppercase();
+        Exchange {
+            credential: Credential { mechanism: mechanism.clone(), ..Credential::default() },
+            mechanism,
+            client_messages: 0,
+            server_messages: 0,
+            login_next: LoginPrompt::Username,
+            credential_sent: false,
+            cancelled: false,
+        }
+    }
+
+    pub fn mechanism(&self) -> &str {
+        &self.mechanism
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancelled
+    }
+
+    /// The client cancelled with `*` (RFC 4954 4, RFC 5034 4).
+    pub fn cancel(&mut self, offset: usize, len: usize) -> StepOutput {
+        self.cancelled = true;
+        let mut out = StepOutput::default();
+        out.items.push(Item::text(Field::AuthMechanism, offset, len, self.mechanism.clone()));
+        out.items.push(Item::flag(Field::AuthCancelled, offset, len, true));
+        out.anomalies.push(Anomaly {
+            expert: Expert::AuthCancelled,
+            offset,
+            len,
+            message: format!("{} authentication cancelled by the client", self.mechanism),
+        });
+        out
+    }
+
+    /// Decodes one SASL message: `text` is the base64 as sent, at `offset` in the PDU.
+    pub fn step(&mut self, side: Side, text: &str, offset: usize, frame: u64) -> StepOutput {
+        let len = text.len();
+        let mut out = StepOutput::default();
+        out.items.push(Item::text(Field::AuthMechanism, offset, len, self.mechanism.clone()));
+        out.items.push(Item::text(Field::AuthStep, offset, len, side.label()));
+        if !text.is_empty() {
+            out.items.push(Item::text(Field::AuthData, offset, len, text));
+        }
+        let decoded = match decode_base64(text) {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                out.anomalies.push(Anomaly { expert: Expert::BadBase64, offset, len, message });
+                return out;
+            }
+        };
+        let mut ctx = StepContext { out, offset, len, frame };
+        match side {
+            Side::Server => {
+                self.server_messages += 1;
+                self.server_step(&decoded, &mut ctx);
+            }
+            Side::Initial | Side::Client => {
+                self.client_messages += 1;
+                self.client_step(&decoded, &mut ctx);
+            }
+        }
+        let mut out = ctx.out;
+        if out.credential.is_none() && !self.credential_sent && self.credential_complete() {
+            self.credential.frame = frame;
+            self.credential_sent = true;
+            out.credential = Some(self.credential.clone());
+            if self.credential.password.is_some() || self.credential.token.is_some() {
+                out.anomalies.push(Anomaly {
+                    expert: Expert::Cleartext,
+                    offset,
+                    len,
+                    message: format!("{} credentials in clear text", self.mechanism),
+                });
+            }
+        }
+        out
+    }
+
+    /// The server's final word: items for the reply's `mail.auth` subtree.
+    pub fn outcome(&mut self, success: bool, offset: usize, len: usize) -> StepOutput {
+        self.credential.success = Some(success);
+        let mut out = StepOutput::default();
+        out.items.push(Item::text(Field::AuthMechanism, offset, len, self.mechanism.clone()));
+        if let Some(user) = &self.credential.username {
+            out.items.push(Item::text(Field::AuthUsername, offset, len, user.clone()));
+            out.username = Some(user.clone());
+        }
+        let result = if success { "success" } else { "failure" };
+        out.items.push(Item::text(Field::AuthResult, offset, len, result));
+        if !success && !self.cancelled {
+            out.anomalies.push(Anomaly {
+                expert: Expert::AuthFailed,
+                offset,
+                len,
+                message: match &self.credential.username {
+                    Some(user) => format!("{} authentication failed for {user}", self.mechanism),
+                    None => format!("{} authentication failed", self.mechanism),
+                },
+            });
+        }
+        out
+    }
+
+    /// The frame of the client message that completed the credential, if any.
+    pub fn credential_frame(&self) -> Option<u64> {
+        self.credential_sent.then_some(self.credential.frame)
+    }
+
+    fn credential_complete(&self) -> bool {
+        let c = &self.credential;
+        match self.mechanism.as_str() {
+            "LOGIN" | "PLAIN" => c.password.is_some(),
+            "CRAM-MD5" | "DIGEST-MD5" => c.username.is_some(),
+            m if m.starts_with("SCRAM-") => c.username.is_some() && self.client_messages >= 2,
+            "XOAUTH2" | "OAUTHBEARER" => c.token.is_some(),
+            "NTLM" => c.username.is_some() || c.domain.is_some(),
+            "EXTERNAL" => self.client_messages >= 1,
+            "ANONYMOUS" => self.client_messages >= 1,
+            _ => false,
+        }
+    }
+
+    fn client_step(&mut self, data: &[u8], ctx: &mut StepContext) {
+        match self.mechanism.as_str() {
+            "PLAIN" => self.plain(data, ctx),
+            "LOGIN" => self.login_client(data, ctx),
+            "CRAM-MD5" => self.cram_md5(data, ctx),
+            "DIGEST-MD5" => self.digest_md5_client(data, ctx),
+            m if m.starts_with("SCRAM-") => self.scram_client(data, ctx),
+            "XOAUTH2" => self.xoauth2(data, ctx),
+            "OAUTHBEARER" => self.oauthbearer(data, ctx),
+            "NTLM" => self.ntlm(data, ctx),
+            "EXTERNAL" => {
+                let authzid = printable(data);
+                if !authzid.is_empty() {
+                    ctx.text(Field::AuthAuthzid, &authzid);
+                    self.credential.authzid = Some(authzid.clone());
+                    self.credential.username = Some(authzid.clone());
+                    ctx.out.username = Some(authzid);
+                }
+            }
+            "ANONYMOUS" => {
+                let trace = printable(data);
+                ctx.text(Field::AuthTrace, &trace);
+                if !trace.is_empty() {
+                    self.credential.username = Some(trace);
+                }
+            }
+            // GSSAPI, GSS-SPNEGO and unknown mechanisms: opaque, shown as sent.
+            _ => {}
+        }
+    }
+
+    fn server_step(&mut self, data: &[u8], ctx: &mut StepContext) {
+        match self.mechanism.as_str() {
+            "LOGIN" => {
+                let prompt = printable(data);
+                let lower = prompt.to_ascii_lowercase();
+                if lower.contains("pass") {
+                    self.login_next = LoginPrompt::Password;
+                } else if lower.contains("user") {
+                    self.login_next = LoginPrompt::Username;
+                }
+                ctx.text(Field::AuthChallenge, &prompt);
+            }
+            "CRAM-MD5" => ctx.text(Field::AuthChallenge, &printable(data)),
+            "DIGEST-MD5" => {
+                let text = printable(data);
+                ctx.text(Field::AuthChallenge, &text);
+                for (key, value) in directives(&text) {
+                    match key.as_str() {
+                        "realm" => ctx.text(Field::AuthRealm, &value),
+                        "nonce" => ctx.text(Field::AuthNonce, &value),
+                        "qop" => ctx.text(Field::AuthQop, &value),
+                        "rspauth" => ctx.text(Field::AuthRspauth, &value),
+                        _ => {}
+                    }
+                }
+            }
+            m if m.starts_with("SCRAM-") => {
+                let text = printable(data);
+                ctx.text(Field::AuthChallenge, &text);
+                for (key, value) in scram_attributes(&text) {
+                    match key {
+                        'r' => ctx.text(Field::AuthNonce, value),
+                        's' => ctx.text(Field::AuthSalt, value),
+                        'i' => match value.parse::<u64>() {
+                            Ok(n) => ctx.uint(Field::AuthIterations, n),
+                            Err(_) => ctx.bad_sasl(format!("SCRAM iteration count \"{value}\" is not a number")),
+                        },
+                        'v' => ctx.text(Field::AuthVerifier, value),
+                        'e' => ctx.text(Field::AuthError, value),
+                        _ => {}
+                    }
+                }
+            }
+            "XOAUTH2" | "OAUTHBEARER" => {
+                if !data.is_empty() {
+                    ctx.text(Field::AuthError, &printable(data));
+                }
+            }
+            "NTLM" => self.ntlm(data, ctx),
+            _ => {
+                if !data.is_empty() && data.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+                    ctx.text(Field::AuthChallenge, &printable(data));
+                }
+            }
+        }
+    }
+
+    fn plain(&mut self, data: &[u8], ctx: &mut StepContext) {
+        let parts: Vec<&[u8]> = data.split(|b| *b == 0).collect();
+        if parts.len() != 3 {
+            ctx.bad_sasl(format!(
+                "PLAIN message has {} NUL-separated parts, expected 3 (authzid, authcid, password)",
+                parts.len()
+            ));
+            return;
+        }
+        let authzid = printable(parts[0]);
+        let username = printable(parts[1]);
+        let password = printable(parts[2]);
+        if !authzid.is_empty() {
+            ctx.text(Field::AuthAuthzid, &authzid);
+            self.credential.authzid = Some(authzid);
+        }
+        ctx.text(Field::AuthUsername, &username);
+        ctx.text(Field::AuthPassword, &password);
+        ctx.out.username = Some(username.clone());
+        self.credential.username = Some(username);
+        self.credential.password = Some(password);
+    }
+
+    fn login_client(&mut self, data: &[u8], ctx: &mut StepContext) {
+        let value = printable(data);
+        match self.login_next {
+            LoginPrompt::Username => {
+                ctx.text(Field::AuthUsername, &value);
+                ctx.out.username = Some(value.clone());
+                self.credential.username = Some(value);
+                self.login_next = LoginPrompt::Password;
+            }
+            LoginPrompt::Password => {
+                ctx.text(Field::AuthPassword, &value);
+                self.credential.password = Some(value);
+            }
+        }
+    }
+
+    fn cram_md5(&mut self, data: &[u8], ctx: &mut StepContext) {
+        let text = printable(data);
+        match text.rsplit_once(' ') {
+            Some((user, digest)) => {
+                ctx.text(Field::AuthUsername, user);
+                ctx.text(Field::AuthResponse, digest);
+                ctx.out.username = Some(user.to_string());
+                self.credential.username = Some(user.to_string());
+            }
+            None => ctx.bad_sasl(format!("CRAM-MD5 response \"{}\" lacks \"user digest\"", abbreviate(&text, 40))),
+        }
+    }
+
+    fn digest_md5_client(&mut self, data: &[u8], ctx: &mut StepContext) {
+        if data.is_empty() {
+            return; // the empty response that acknowledges rspauth
+        }
+        let text = printable(data);
+        for (key, value) in directives(&text) {
+            match key.as_str() {
+                "username" => {
+                    ctx.text(Field::AuthUsername, &value);
+                    ctx.out.username = Some(value.clone());
+                    self.credential.username = Some(value);
+                }
+                "authzid" => {
+                    ctx.text(Field::AuthAuthzid, &value);
+                    self.credential.authzid = Some(value);
+                }
+                "realm" => ctx.text(Field::AuthRealm, &value),
+                "nonce" => ctx.text(Field::AuthNonce, &value),
+                "cnonce" => ctx.text(Field::AuthCnonce, &value),
+                "digest-uri" => ctx.text(Field::AuthDigestUri, &value),
+                "qop" => ctx.text(Field::AuthQop, &value),
+                "response" => ctx.text(Field::AuthResponse, &value),
+                _ => {}
+            }
+        }
+        if self.credential.username.is_none() {
+            ctx.bad_sasl("DIGEST-MD5 response has no username directive".to_string());
+        }
+    }
+
+    fn scram_client(&mut self, data: &[u8], ctx: &mut StepContext) {
+        let text = printable(data);
+        let mut attributes = &text[..];
+        if self.client_messages == 1 {
+            // client-first-message: gs2-header "n,," or "y,," or "p=...," then "a=authzid,"
+            let mut pieces = text.splitn(3, ',');
+            let _binding = pieces.next();
+            let authzid = pieces.next().unwrap_or("");
+            match pieces.next() {
+                Some(rest) => attributes = &text[text.len() - rest.len()..],
+                None => {
+                    ctx.bad_sasl("SCRAM client-first-message lacks its GS2 header".to_string());
+                    return;
+                }
+            }
+            if let Some(id) = authzid.strip_prefix("a=") {
+                let id = scram_unescape(id);
+                ctx.text(Field::AuthAuthzid, &id);
+                self.credential.authzid = Some(id);
+            }
+        }
+        for (key, value) in scram_attributes(attributes) {
+            match key {
+                'n' => {
+                    let user = scram_unescape(value);
+                    ctx.text(Field::AuthUsername, &user);
+                    ctx.out.username = Some(user.clone());
+                    self.credential.username = Some(user);
+                }
+                'r' if self.client_messages == 1 => ctx.text(Field::AuthCnonce, value),
+                'r' => ctx.text(Field::AuthNonce, value),
+                'p' => ctx.text(Field::AuthProof, value),
+                _ => {}
+            }
+        }
+    }
+
+    fn xoauth2(&mut self, data: &[u8], ctx: &mut StepContext) {
+        if data.is_empty() {
+            return; // the empty response after a server error
+        }
+        let text = String::from_utf8_lossy(data).into_owned();
+        let mut found = false;
+        for pair in text.split('\x01') {
+            if let Some(user) = pair.strip_prefix("user=") {
+                ctx.text(Field::AuthUsername, user);
+                ctx.out.username = Some(user.to_string());
+                self.credential.username = Some(user.to_string());
+                found = true;
+            } else if let Some(auth) = pair.strip_prefix("auth=") {
+                let token = bearer(auth);
+                ctx.text(Field::AuthToken, token);
+                self.credential.token = Some(token.to_string());
+                found = true;
+            }
+        }
+        if !found {
+            ctx.bad_sasl("XOAUTH2 response has neither user= nor auth=".to_string());
+        }
+    }
+
+    fn oauthbearer(&mut self, data: &[u8], ctx: &mut StepContext) {
+        if data.len() <= 1 {
+            return; // the lone ^A that ends a failed exchange
+        }
+        let text = String::from_utf8_lossy(data).into_owned();
+        let mut parts = text.split('\x01');
+        let header = parts.next().unwrap_or("");
+        for attribute in header.split(',') {
+            if let Some(user) = attribute.strip_prefix("a=") {
+                let user = scram_unescape(user);
+                ctx.text(Field::AuthUsername, &user);
+                ctx.out.username = Some(user.clone());
+                self.credential.username = Some(user);
+            }
+        }
+        for pair in parts {
+            if let Some(host) = pair.strip_prefix("host=") {
+                ctx.text(Field::AuthHost, host);
+            } else if let Some(auth) = pair.strip_prefix("auth=") {
+                let token = bearer(auth);
+                ctx.text(Field::AuthToken, token);
+                self.credential.token = Some(token.to_string());
+            }
+        }
+        if self.credential.token.is_none() {
+            ctx.bad_sasl("OAUTHBEARER message has no auth= key".to_string());
+        }
+    }
+
+    fn ntlm(&mut self, data: &[u8], ctx: &mut StepContext) {
+        match ntlm::parse(data) {
+            Ok(message) => {
+                ctx.uint(Field::AuthNtlmMessageType, u64::from(message.message_type));
+                if let Some(challenge) = &message.server_challenge {
+                    ctx.text(Field::AuthNtlmServerChallenge, challenge);
+                }
+                if let Some(target) = message.target {
+                    ctx.text(Field::AuthNtlmTarget, &target);
+                }
+                if message.message_type == 3 {
+                    if let Some(user) = message.user {
+                        ctx.text(Field::AuthUsername, &user);
+                        ctx.out.username = Some(user.clone());
+                        self.credential.username = Some(user);
+                    }
+                    if let Some(domain) = message.domain {
+                        ctx.text(Field::AuthNtlmDomain, &domain);
+                        self.credential.domain = Some(domain);
+                    }
+                    if let Some(host) = message.host {
+                        ctx.text(Field::AuthNtlmHost, &host);
+                        self.credential.host = Some(host);
+                    }
+                }
+            }
+            Err(message) => ctx.bad_sasl(message),
+        }
+    }
+}
+
+struct StepContext {
+    out: StepOutput,
+    offset: usize,
+    len: usize,
+    frame: u64,
+}
+
+impl StepContext {
+    fn text(&mut self, field: Field, value: &str) {
+        self.out.items.push(Item::text(field, self.offset, self.len, value));
+    }
+    fn uint(&mut self, field: Field, value: u64) {
+        self.out.items.push(Item::uint(field, self.offset, self.len, value));
+    }
+    fn bad_sasl(&mut self, message: String) {
+        let _ = self.frame;
+        self.out.anomalies.push(Anomaly { expert: Expert::BadSasl, offset: self.offset, len: self.len, message });
+    }
+}
+
+/// `Bearer xyz` -> `xyz`; other schemes are kept whole.
+fn bearer(auth: &str) -> &str {
+    let auth = auth.trim();
+    match auth.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => auth,
+    }
+}
+
+/// SCRAM `k=value` attributes (RFC 5802 5.1); values may contain `=`.
+fn scram_attributes(text: &str) -> impl Iterator<Item = (char, &str)> {
+    text.split(',').filter_map(|attr| {
+        let mut chars = attr.chars();
+        let key = chars.next()?;
+        let rest = chars.as_str().strip_prefix('=')?;
+        Some((key, rest))
+    })
+}
+
+/// SCRAM saslname: `=2C` is `,` and `=3D` is `=`.
+fn scram_unescape(name: &str) -> String {
+    name.replace("=2C", ",").replace("=3D", "=")
+}
+
+/// DIGEST-MD5 directives (RFC 2831 7.1): `key=value` or `key="quoted"`, comma separated.
+pub fn directives(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && (bytes[i] == b',' || bytes[i].is_ascii_whitespace()) {
+            i += 1;
+        }
+        let key_start = i;
+        while i < bytes.len() && bytes[i] != b'=' && bytes[i] != b',' {
+            i += 1;
+        }
+        let key = text[key_start..i].trim().to_ascii_lowercase();
+        if i >= bytes.len() || bytes[i] != b'=' {
+            continue;
+        }
+        i += 1;
+        let mut value = String::new();
+        if i < bytes.len() && bytes[i] == b'"' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                if bytes[i] == b'\\' && i + 1 < bytes.len() {
+                    i += 1;
+                }
+                let ch_len = utf8_len(bytes[i]);
+                value.push_str(&text[i..(i + ch_len).min(bytes.len())]);
+                i += ch_len;
+            }
+            i += 1;
+        } else {
+            let start = i;
+            while i < bytes.len() && bytes[i] != b',' {
+                i += 1;
+            }
+            value.push_str(text[start..i].trim());
+        }
+        if !key.is_empty() {
+            out.push((key, value));
+        }
+    }
+    out
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+/// NTLMSSP messages (MS-NLMP 2.2.1), enough to name who authenticated.
+pub mod ntlm {
+    /// What an NTLM message tells a user.
+    #[derive(Debug, Default, PartialEq, Eq)]
+    pub struct NtlmMessage {
+        pub message_type: u32,
+        pub user: Option<String>,
+        pub domain: Option<String>,
+        pub host: Option<String>,
+        pub target: Option<String>,
+        pub server_challenge: Option<String>,
+    }
+
+    const SIGNATURE: &[u8; 8] = b"NTLMSSP\0";
+    const NEGOTIATE_UNICODE: u32 = 0x0000_0001;
+
+    fn u16_at(data: &[u8], at: usize) -> Option<u16> {
+        Some(u16::from_le_bytes(data.get(at..at + 2)?.try_into().ok()?))
+    }
+    fn u32_at(data: &[u8], at: usize) -> Option<u32> {
+        Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
+    }
+
+    /// A security buffer: `len u16, max u16, offset u32` at `at`.
+    fn buffer(data: &[u8], at: usize, unicode: bool, what: &str) -> Result<Option<String>, String> {
+        let (Some(len), Some(offset)) = (u16_at(data, at), u32_at(data, at + 4)) else {
+            return Err(format!("NTLM message too short for its {what} field"));
+        };
+        if len == 0 {
+            return Ok(None);
+        }
+        let start = offset as usize;
+        let Some(bytes) = data.get(start..start + len as usize) else {
+            return Err(format!("NTLM {what} field (offset {offset}, length {len}) lies outside the message"));
+        };
+        let text = if unicode {
+            let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            String::from_utf16_lossy(&units)
+        } else {
+            String::from_utf8_lossy(bytes).into_owned()
+        };
+        Ok(Some(text))
+    }
+
+    pub fn parse(data: &[u8]) -> Result<NtlmMessage, String> {
+        if data.len() < 12 || &data[..8] != SIGNATURE {
+            return Err("not an NTLMSSP message (signature missing)".to_string());
+        }
+        let message_type = u32_at(data, 8).unwrap_or(0);
+        let mut message = NtlmMessage { message_type, ..NtlmMessage::default() };
+        match message_type {
+            1 => {}
+            2 => {
+                let flags = u32_at(data, 20).ok_or("NTLM CHALLENGE message too short")?;
+                message.target = buffer(data, 12, flags & NEGOTIATE_UNICODE != 0, "target name")?;
+                let challenge = data.get(24..32).ok_or("NTLM CHALLENGE message lacks its server challenge")?;
+                message.server_challenge = Some(challenge.iter().map(|b| format!("{b:02x}")).collect());
+            }
+            3 => {
+                let flags = u32_at(data, 60).unwrap_or(NEGOTIATE_UNICODE);
+                let unicode = flags & NEGOTIATE_UNICODE != 0;
+                message.domain = buffer(data, 28, unicode, "domain name")?;
+                message.user = buffer(data, 36, unicode, "user name")?;
+                message.host = buffer(data, 44, unicode, "workstation")?;
+            }
+            other => return Err(format!("NTLM message type {other} is not 1, 2 or 3")),
+        }
+        Ok(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(out: &StepOutput, field: Field) -> Option<String> {
+        out.items.iter().find(|i| i.field == field).map(|i| i.value.to_string())
+    }
+
+    #[test]
+    fn plain_splits_authzid_user_password() {
+        let mut ex = Exchange::new("plain");
+        let out = ex.step(Side::Initial, "YWRtaW4AYWxpY2UAczNjcmV0", 0, 7);
+        assert_eq!(value(&out, Field::AuthAuthzid).as_deref(), Some("admin"));
+        assert_eq!(value(&out, Field::AuthUsername).as_deref(), Some("alice"));
+        assert_eq!(value(&out, Field::AuthPassword).as_deref(), Some("s3cret"));
+        let cred = out.credential.expect("PLAIN completes the credential");
+        assert_eq!(cred.frame, 7);
+        assert!(out.anomalies.iter().any(|a| a.expert == Expert::Cleartext));
+    }
+
+    #[test]
+    fn login_follows_prompts_even_when_reversed() {
+        let mut ex = Exchange::new("LOGIN");
+        ex.step(Side::Server, "UGFzc3dvcmQ6", 0, 1); // "Password:"
+        let out = ex.step(Side::Client, "aHVudGVyMg==", 0, 2);
+        assert_eq!(value(&out, Field::AuthPassword).as_deref(), Some("hunter2"));
+    }
+
+    #[test]
+    fn bad_base64_is_an_anomaly_not_a_failure() {
+        let mut ex = Exchange::new("LOGIN");
+        let out = ex.step(Side::Client, "not*base64!", 0, 1);
+        assert_eq!(out.anomalies[0].expert, Expert::BadBase64);
+        assert_eq!(value(&out, Field::AuthData).as_deref(), Some("not*base64!"));
+    }
+
+    #[test]
+    fn digest_md5_directives_with_quotes_and_commas() {
+        let d = directives(r#"username="bob",realm="ex,ample",nonce="abc",qop=auth,response=0123"#);
+        assert_eq!(d[1], ("realm".into(), "ex,ample".into()));
+        assert_eq!(d[3], ("qop".into(), "auth".into()));
+    }
+
+    #[test]
+    fn ntlm_rejects_out_of_range_buffers() {
+        let mut msg = b"NTLMSSP\0\x03\0\0\0".to_vec();
+        msg.resize(64, 0);
+        msg[36] = 10; // user name: 10 bytes at offset 0xffff
+        msg[40] = 0xff;
+        msg[41] = 0xff;
+        assert!(ntlm::parse(&msg).unwrap_err().contains("outside the message"));
+    }
+}

@@ -1,0 +1,1043 @@
+//! SMTP (RFC 5321) with PIPELINING, CHUNKING, STARTTLS and AUTH.
+//!
+//! [`Smtp`] owns both directions of one connection's byte streams after
+//! reassembly. Each call to [`Smtp::feed`] appends bytes in stream order and
+//! returns the PDUs they complete. The client's framing depends on the
+//! server (after `354` the client sends a message, after `334` a SASL
+//! response), so feeds must come in capture order across both directions.
+
+use std::collections::VecDeque;
+
+use crate::fields::{Expert, Field};
+use crate::item::{Direction, Item, Message, Pdu};
+use crate::sasl::{self, Exchange, Side};
+
+/// Caps that bound memory per connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Longest command or reply line kept; longer lines are cut and flagged.
+    pub max_line: usize,
+    /// Most lines in one multi-line reply before it is cut and flagged.
+    pub max_reply_lines: usize,
+    /// Most message bytes kept per transaction; the rest is counted, not kept.
+    pub max_message: usize,
+    /// Most commands awaiting a reply (pipelining depth) that are remembered.
+    pub max_pending: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_line: 8192, max_reply_lines: 1000, max_message: 64 * 1024 * 1024, max_pending: 1000 }
+    }
+}
+
+/// Commands of RFC 5321 and its extensions, and common vendor ones.
+const KNOWN_VERBS: &[&str] = &[
+    "HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "VRFY", "EXPN", "HELP", "QUIT", "AUTH",
+    "STARTTLS", "TURN", "ETRN", "ATRN", "XCLIENT", "XFORWARD", "XEXCH50", "X-ANONYMOUSTLS", "X-EXPS", "X-LINK2STATE",
+    "SIZE", "SEND", "SOML", "SAML", "VERB", "ONEX", "LHLO", "BURL",
+];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ClientMode {
+    Command,
+    /// In a SASL exchange: lines are base64 responses.
+    Auth,
+    /// DATA sent, its reply not yet seen: what follows is taken as content.
+    DataPending,
+    Data,
+    /// Inside a BDAT chunk with this many bytes still to come.
+    Bdat { remaining: u64, last: bool, size: u64 },
+    /// STARTTLS accepted; the next bytes tell whether TLS really starts.
+    TlsPending,
+    Tls,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ServerMode {
+    Text,
+    TlsPending,
+    Tls,
+}
+
+#[derive(Clone, Debug)]
+struct PendingCommand {
+    verb: String,
+    frame: u64,
+    /// A success reply to it ends the mail transaction (DATA content, BDAT LAST).
+    ends_message: bool,
+}
+
+/// One direction's bytes not yet framed into PDUs.
+#[derive(Clone, Debug, Default)]
+struct StreamBuf {
+    data: Vec<u8>,
+    /// Stream offset of `data[0]`.
+    start: u64,
+    /// Bytes of `data` already searched for a terminator.
+    scanned: usize,
+    /// Dropping bytes up to the next line end (after an over-long line).
+    discard_line: bool,
+}
+
+impl StreamBuf {
+    fn take(&mut self, n: usize) -> (u64, Vec<u8>) {
+        let offset = self.start;
+        let rest = self.data.split_off(n);
+        let taken = std::mem::replace(&mut self.data, rest);
+        self.start += n as u64;
+        self.scanned = 0;
+        (offset, taken)
+    }
+
+    /// Length of the first complete line (through its LF), if there is one.
+    fn line_len(&mut self) -> Option<usize> {
+        let from = self.scanned.min(self.data.len());
+        match self.data[from..].iter().position(|b| *b == b'\n') {
+            Some(i) => Some(from + i + 1),
+            None => {
+                self.scanned = self.data.len();
+                None
+            }
+        }
+    }
+}
+
+/// The message being received in the current transaction.
+#[derive(Clone, Debug, Default)]
+struct MessageBuf {
+    content: Vec<u8>,
+    truncated: bool,
+    chunk: Vec<u8>,
+    chunk_start: u64,
+    chunk_truncated: bool,
+}
+
+/// SMTP session state for both directions of one connection.
+#[derive(Clone, Debug)]
+pub struct Smtp {
+    limits: Limits,
+    client: ClientMode,
+    server: ServerMode,
+    bufs: [StreamBuf; 2],
+    pending: VecDeque<PendingCommand>,
+    auth: Option<Exchange>,
+    greeted: bool,
+    quit: bool,
+    transaction: u32,
+    in_transaction: bool,
+    recipients: u32,
+    message: MessageBuf,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp::new(Limits::default())
+    }
+}
+
+/// Trims the line ending (CRLF or bare LF).
+fn strip_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `<a@b>` -> `a@b`; also accepts a bare path.
+fn strip_angles(path: &str) -> &str {
+    path.strip_prefix('<').and_then(|p| p.strip_suffix('>')).unwrap_or(path)
+}
+
+/// An RFC 3463 enhanced status code (`2.1.0`) at the start of reply text.
+fn enhanced_status(text: &str) -> Option<&str> {
+    let token = text.split(' ').next()?;
+    let mut parts = token.split('.');
+    let class = parts.next()?;
+    let subject = parts.next()?;
+    let detail = parts.next()?;
+    let ok = parts.next().is_none()
+        && matches!(class, "2" | "4" | "5")
+        && (1..=3).contains(&subject.len())
+        && (1..=3).contains(&detail.len())
+        && subject.bytes().chain(detail.bytes()).all(|b| b.is_ascii_digit());
+    ok.then_some(token)
+}
+
+/// Info column text for a line: at most 120 characters of it.
+fn info_line(direction: Direction, line: &str) -> String {
+    let mut text: String = line.chars().take(120).collect();
+    if line.chars().count() > 120 {
+        text.push_str("...");
+    }
+    format!("{}: {}", direction.info_prefix(), text)
+}
+
+impl Smtp {
+    pub fn new(limits: Limits) -> Self {
+        Smtp {
+            limits,
+            client: ClientMode::Command,
+            server: ServerMode::Text,
+            bufs: Default::default(),
+            pending: VecDeque::new(),
+            auth: None,
+            greeted: false,
+            quit: false,
+            transaction: 0,
+            in_transaction: false,
+            recipients: 0,
+            message: MessageBuf::default(),
+        }
+    }
+
+    /// The session state as users name it, at this moment.
+    pub fn state_name(&self) -> &'static str {
+        if self.client == ClientMode::Tls {
+            return "tls";
+        }
+        match self.client {
+            ClientMode::Auth => "auth",
+            ClientMode::Data | ClientMode::DataPending => "data",
+            ClientMode::Bdat { .. } => "bdat",
+            _ if self.quit => "quit",
+            _ if self.in_transaction && self.recipients > 0 => "rcpt",
+            _ if self.in_transaction => "mail",
+            _ if self.greeted => "ready",
+            _ => "greeting",
+        }
+    }
+
+    /// True once both directions carry TLS: nothing more is parsed as SMTP.
+    pub fn is_tls(&self, direction: Direction) -> bool {
+        match direction {
+            Direction::ToServer => self.client == ClientMode::Tls,
+            Direction::ToClient => self.server == ServerMode::Tls,
+        }
+    }
+
+    /// Appends bytes in stream order; returns the PDUs they complete and whether they were TLS.
+    pub fn feed(&mut self, direction: Direction, data: &[u8], frame: u64) -> (Vec<Pdu>, bool) {
+        let mut pdus = Vec::new();
+        if data.is_empty() {
+            return (pdus, false);
+        }
+        if self.starts_tls(direction, data) {
+            self.bufs[direction.index()].start += data.len() as u64;
+            return (pdus, true);
+        }
+        let buf = &mut self.bufs[direction.index()];
+        buf.data.extend_from_slice(data);
+        loop {
+            let next = match direction {
+                Direction::ToServer => self.next_client_pdu(frame),
+                Direction::ToClient => self.next_server_pdu(frame),
+            };
+            match next {
+                Some(pdu) => pdus.push(pdu),
+                None => break,
+            }
+            if self.is_tls(direction) {
+                // Bytes after the switch that arrived with the handshake's first segment.
+                let buf = &mut self.bufs[direction.index()];
+                let rest = buf.data.len();
+                buf.take(rest);
+                return (pdus, true);
+            }
+        }
+        (pdus, false)
+    }
+
+    /// Bytes the capture lost: framing resumes at the next line (or after the chunk).
+    pub fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
+        let buf = &mut self.bufs[direction.index()];
+        let offset = buf.start;
+        let lost_buffered = buf.data.len();
+        buf.data.clear();
+        buf.scanned = 0;
+        buf.start += missing + lost_buffered as u64;
+        let mut pdu = Pdu::new(direction, frame, offset, Vec::new());
+        pdu.info = format!("{}: [{} bytes missing from the capture]", direction.info_prefix(), missing);
+        pdu.anomaly(Expert::Gap, 0, 0, format!("{missing} bytes missing from the capture"));
+        let mut out = vec![pdu];
+        if direction == Direction::ToServer {
+            match self.client.clone() {
+                ClientMode::Bdat { remaining, last, size } => {
+                    let lost = missing.min(remaining);
+                    self.message.chunk_truncated = true;
+                    self.client = ClientMode::Bdat { remaining: remaining - lost, last, size };
+                    if remaining == lost {
+                        out.extend(self.finish_bdat_chunk(frame));
+                    }
+                }
+                // The content lost its middle; the terminator still ends it.
+                ClientMode::Data | ClientMode::DataPending => self.message.truncated = true,
+                _ => self.bufs[0].discard_line = true,
+            }
+        } else {
+            self.bufs[1].discard_line = true;
+        }
+        out
+    }
+
+    /// End of capture: a message still open is reported as incomplete.
+    pub fn finish(&mut self, frame: u64) -> Vec<Pdu> {
+        let mut out = Vec::new();
+        if matches!(self.client, ClientMode::Data | ClientMode::DataPending) && !self.bufs[0].data.is_empty() {
+            let len = self.bufs[0].data.len();
+            let (offset, raw) = self.bufs[0].take(len);
+            out.push(self.data_pdu(frame, offset, raw, false));
+        }
+        out
+    }
+
+    fn starts_tls(&mut self, direction: Direction, data: &[u8]) -> bool {
+        // A TLS record starts with content type 20..23 and major version 3.
+        let looks_tls = data.len() >= 3 && (20..=23).contains(&data[0]) && data[1] == 3;
+        match direction {
+            Direction::ToServer => match self.client {
+                ClientMode::Tls => true,
+                ClientMode::TlsPending if looks_tls => {
+                    self.client = ClientMode::Tls;
+                    if self.server == ServerMode::TlsPending {
+                        self.server = ServerMode::Tls;
+                    }
+                    true
+                }
+                ClientMode::TlsPending => {
+                    self.client = ClientMode::Command;
+                    self.server = ServerMode::Text;
+                    false
+                }
+                _ => false,
+            },
+            Direction::ToClient => match self.server {
+                ServerMode::Tls => true,
+                ServerMode::TlsPending if looks_tls => {
+                    self.server = ServerMode::Tls;
+                    true
+                }
+                ServerMode::TlsPending => false,
+                ServerMode::Text => false,
+            },
+        }
+    }
+
+    // ----- client side -----
+
+    fn next_client_pdu(&mut self, frame: u64) -> Option<Pdu> {
+        match self.client.clone() {
+            ClientMode::Data | ClientMode::DataPending => self.next_data_pdu(frame),
+            ClientMode::Bdat { remaining, last, size } => self.next_bdat_pdu(frame, remaining, last, size),
+            ClientMode::Tls | ClientMode::TlsPending => None,
+            ClientMode::Command | ClientMode::Auth => {
+                let (offset, raw, too_long) = self.next_line(Direction::ToServer)?;
+                let mut pdu = Pdu::new(Direction::ToServer, frame, offset, raw);
+                if too_long {
+                    let len = pdu.bytes.len();
+                    pdu.anomaly(
+                        Expert::LineTooLong,
+                        0,
+                        len,
+                        format!("command line longer than {} bytes; the rest of it is not kept", self.limits.max_line),
+                    );
+                }
+                if self.client == ClientMode::Auth {
+                    self.auth_response(&mut pdu);
+                } else {
+                    self.command(&mut pdu);
+                }
+                Some(pdu)
+            }
+        }
+    }
+
+    /// Drops bytes up to the next line end after a cut or lost line; false while still dropping.
+    fn skip_discarded(&mut self, direction: Direction) -> bool {
+        let buf = &mut self.bufs[direction.index()];
+        if !buf.discard_line {
+            return true;
+        }
+        match buf.line_len() {
+            Some(n) => {
+                buf.take(n);
+                buf.discard_line = false;
+                true
+            }
+            None => {
+                let n = buf.data.len();
+                buf.take(n);
+                false
+            }
+        }
+    }
+
+    /// The next complete line, or the first `max_line` bytes of an endless one.
+    fn next_line(&mut self, direction: Direction) -> Option<(u64, Vec<u8>, bool)> {
+        if !self.skip_discarded(direction) {
+            return None;
+        }
+        let max_line = self.limits.max_line;
+        let buf = &mut self.bufs[direction.index()];
+        if let Some(n) = buf.line_len() {
+            if n <= max_line {
+                let (offset, raw) = buf.take(n);
+                return Some((offset, raw, false));
+            }
+        }
+        if buf.data.len() > max_line {
+            let (offset, raw) = buf.take(max_line);
+            buf.discard_line = true;
+            return Some((offset, raw, true));
+        }
+        None
+    }
+
+    fn state_item(&self, len: usize) -> Item {
+        Item::text(Field::SmtpState, 0, len, self.state_name())
+    }
+
+    fn push_pending(&mut self, verb: &str, frame: u64, pdu: &mut Pdu, ends_message: bool) {
+        if self.pending.len() >= self.limits.max_pending {
+            self.pending.pop_front();
+            pdu.anomaly(
+                Expert::Violation,
+                0,
+                pdu.bytes.len(),
+                format!("more than {} commands without a reply; the oldest is forgotten", self.limits.max_pending),
+            );
+        }
+        self.pending.push_back(PendingCommand { verb: verb.to_string(), frame, ends_message });
+    }
+
+    fn command(&mut self, pdu: &mut Pdu) {
+        let line = strip_eol(&pdu.bytes).to_vec();
+        let text = lossy(&line);
+        let line_len = line.len();
+        let verb_len = line.iter().position(|b| *b == b' ').unwrap_or(line_len);
+        let verb = lossy(&line[..verb_len]).to_ascii_uppercase();
+        let arg_offset = (verb_len + 1).min(line_len);
+        let argument = lossy(&line[arg_offset..]);
+        pdu.info = info_line(Direction::ToServer, &text);
+
+        let mut request = Item::tree(Field::SmtpRequest, 0, line_len);
+        request.push(self.state_item(line_len));
+        request.push(Item::text(Field::SmtpCommand, 0, verb_len, verb.clone()));
+        if arg_offset < line_len {
+            request.push(Item::text(Field::SmtpArgument, arg_offset, line_len - arg_offset, argument.clone()));
+        }
+        if !KNOWN_VERBS.contains(&verb.as_str()) {
+            let printable = verb.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            pdu.anomaly(
+                Expert::UnknownCommand,
+                0,
+                verb_len,
+                if printable && !verb.is_empty() {
+                    format!("unknown SMTP command \"{verb}\"")
+                } else {
+                    "client sent a line that is not an SMTP command".to_string()
+                },
+            );
+        }
+        let frame = pdu.frame;
+        match verb.as_str() {
+            "HELO" | "EHLO" | "LHLO" => {
+                request.push(Item::text(Field::SmtpHelo, arg_offset, line_len - arg_offset, argument.clone()));
+                self.reset_transaction();
+            }
+            "MAIL" => self.mail_or_rcpt(&mut request, pdu, &argument, arg_offset, "FROM:", Field::SmtpMailFrom),
+            "RCPT" => self.mail_or_rcpt(&mut request, pdu, &argument, arg_offset, "TO:", Field::SmtpRcptTo),
+            "DATA" => {
+                if !self.in_transaction {
+                    pdu.anomaly(Expert::Violation, 0, line_len, "DATA without a MAIL FROM transaction");
+                }
+                request.push(Item::uint(Field::SmtpTransaction, 0, line_len, u64::from(self.transaction)));
+                self.client = ClientMode::DataPending;
+                self.message = MessageBuf::default();
+            }
+            "BDAT" => self.bdat(&mut request, pdu, &argument, arg_offset),
+            "RSET" => self.reset_transaction(),
+            "QUIT" => self.quit = true,
+            "AUTH" => {
+                let (mechanism, initial) = match argument.split_once(' ') {
+                    Some((m, i)) => (m.to_string(), Some(i.to_string())),
+                    None => (argument.clone(), None),
+                };
+                if mechanism.is_empty() {
+                    pdu.anomaly(Expert::Violation, 0, line_len, "AUTH without a mechanism");
+                } else {
+                    let mut exchange = Exchange::new(&mechanism);
+                    let auth_offset = arg_offset;
+                    let mut auth = Item::tree(Field::Auth, auth_offset, line_len - auth_offset);
+                    match initial {
+                        Some(initial) => {
+                            let initial_offset = arg_offset + mechanism.len() + 1;
+                            let step = exchange.step(Side::Initial, &initial, initial_offset, frame);
+                            self.apply_step(pdu, &mut auth, step);
+                        }
+                        None => {
+                            auth.push(Item::text(Field::AuthMechanism, arg_offset, mechanism.len(), exchange.mechanism()))
+                        }
+                    }
+                    request.push(auth);
+                    self.auth = Some(exchange);
+                    self.client = ClientMode::Auth;
+                }
+            }
+            _ => {}
+        }
+        pdu.items.push(request);
+        let ends_message = verb == "BDAT" && matches!(self.client, ClientMode::Bdat { last: true, .. });
+        self.push_pending(&verb, frame, pdu, ends_message);
+    }
+
+    fn reset_transaction(&mut self) {
+        self.in_transaction = false;
+        self.recipients = 0;
+    }
+
+    fn mail_or_rcpt(&mut self, request: &mut Item, pdu: &mut Pdu, argument: &str, arg_offset: usize, keyword: &str, field: Field) {
+        let line_len = strip_eol(&pdu.bytes).len();
+        let Some(prefix) = argument.get(..keyword.len()).filter(|p| p.eq_ignore_ascii_case(keyword)) else {
+            pdu.anomaly(Expert::Violation, arg_offset, line_len - arg_offset, format!("argument does not start with \"{keyword}\""));
+            return;
+        };
+        let after = &argument[prefix.len()..];
+        let spaces = after.len() - after.trim_start().len();
+        let rest = after.trim_start();
+        let path_len = if rest.starts_with('<') {
+            rest.find('>').map(|i| i + 1).unwrap_or(rest.len())
+        } else {
+            rest.find(' ').unwrap_or(rest.len())
+        };
+        let path_offset = arg_offset + prefix.len() + spaces;
+        request.push(Item::text(field, path_offset, path_len, strip_angles(&rest[..path_len])));
+        let mut cursor = path_offset + path_len;
+        for param in rest[path_len..].split(' ') {
+            if !param.is_empty() {
+                let at = pdu.bytes[cursor..line_len].windows(param.len()).position(|w| w == param.as_bytes());
+                let at = at.map(|i| cursor + i).unwrap_or(cursor);
+                request.push(Item::text(Field::SmtpParameter, at, param.len(), param));
+                cursor = at + param.len();
+            }
+        }
+        if field == Field::SmtpMailFrom {
+            if self.in_transaction {
+                pdu.anomaly(Expert::Violation, 0, line_len, "MAIL FROM inside an open transaction");
+            }
+            self.transaction += 1;
+            self.in_transaction = true;
+            self.recipients = 0;
+        } else {
+            if !self.in_transaction {
+                pdu.anomaly(Expert::Violation, 0, line_len, "RCPT TO without a MAIL FROM transaction");
+            }
+            self.recipients += 1;
+        }
+        request.push(Item::uint(Field::SmtpTransaction, 0, line_len, u64::from(self.transaction)));
+    }
+
+    fn bdat(&mut self, request: &mut Item, pdu: &mut Pdu, argument: &str, arg_offset: usize) {
+        let line_len = strip_eol(&pdu.bytes).len();
+        let mut words = argument.split(' ').filter(|w| !w.is_empty());
+        let size_text = words.next().unwrap_or("");
+        let last_word = words.next();
+        let size = match size_text.parse::<u64>() {
+            Ok(size) => size,
+            Err(_) => {
+                let shown = if size_text.is_empty() { "missing".to_string() } else { format!("\"{size_text}\" is not a number") };
+                pdu.anomaly(Expert::Violation, arg_offset, line_len.saturating_sub(arg_offset), format!("BDAT size {shown}"));
+                return;
+            }
+        };
+        let last = match last_word {
+            None => false,
+            Some(word) if word.eq_ignore_ascii_case("LAST") => true,
+            Some(word) => {
+                pdu.anomaly(Expert::Violation, arg_offset, line_len - arg_offset, format!("BDAT parameter \"{word}\" is not LAST"));
+                false
+            }
+        };
+        request.push(Item::uint(Field::SmtpBdatSize, arg_offset, size_text.len(), size));
+        request.push(Item::flag(Field::SmtpBdatLast, arg_offset, line_len - arg_offset, last));
+        request.push(Item::uint(Field::SmtpTransaction, 0, line_len, u64::from(self.transaction)));
+        if !self.in_transaction {
+            pdu.anomaly(Expert::Violation, 0, line_len, "BDAT without a MAIL FROM transaction");
+        }
+        self.message.chunk.clear();
+        self.message.chunk_truncated = false;
+        self.message.chunk_start = self.bufs[0].start;
+        self.client = ClientMode::Bdat { remaining: size, last, size };
+    }
+
+    fn apply_step(&mut self, pdu: &mut Pdu, auth: &mut Item, step: sasl::StepOutput) {
+        auth.children.extend(step.items);
+        pdu.anomalies.extend(step.anomalies);
+        if let Some(user) = step.username {
+            pdu.info.push_str(&format!(" (user: {user})"));
+        }
+        if step.credential.is_some() {
+            pdu.credential = step.credential;
+        }
+    }
+
+    fn auth_response(&mut self, pdu: &mut Pdu) {
+        let line = strip_eol(&pdu.bytes).to_vec();
+        let text = lossy(&line);
+        pdu.info = info_line(Direction::ToServer, &text);
+        let mut auth = Item::tree(Field::Auth, 0, line.len());
+        auth.push(self.state_item(line.len()));
+        let Some(exchange) = self.auth.as_mut() else { return };
+        if text.trim() == "*" {
+            let step = exchange.cancel(0, line.len());
+            self.apply_step(pdu, &mut auth, step);
+        } else {
+            let step = exchange.step(Side::Client, &text, 0, pdu.frame);
+            self.apply_step(pdu, &mut auth, step);
+        }
+        pdu.items.push(auth);
+    }
+
+    fn next_data_pdu(&mut self, frame: u64) -> Option<Pdu> {
+        let max = self.limits.max_message;
+        let buf = &mut self.bufs[0];
+        // The content ends with CRLF "." CRLF; an empty message is just "." CRLF.
+        let end = if buf.data.starts_with(b".\r\n") {
+            Some(3)
+        } else if buf.data.starts_with(b".\n") {
+            Some(2)
+        } else {
+            let from = buf.scanned.saturating_sub(4);
+            let found = find_end_of_data(&buf.data[from..]).map(|e| from + e);
+            if found.is_none() {
+                buf.scanned = buf.data.len();
+            }
+            found
+        };
+        match end {
+            Some(end) => {
+                let (offset, raw) = buf.take(end);
+                Some(self.data_pdu(frame, offset, raw, true))
+            }
+            None if buf.data.len() > max => {
+                // Keep the first `max` bytes as the message; skip to the terminator.
+                let keep = buf.data.len() - 4;
+                let (offset, raw) = buf.take(keep);
+                self.message.truncated = true;
+                let mut pdu = self.data_pdu(frame, offset, raw, false);
+                pdu.anomaly(Expert::Truncated, 0, 0, format!("message content over {max} bytes is not kept"));
+                Some(pdu)
+            }
+            None => None,
+        }
+    }
+
+    fn data_pdu(&mut self, frame: u64, offset: u64, raw: Vec<u8>, complete: bool) -> Pdu {
+        let mut pdu = Pdu::new(Direction::ToServer, frame, offset, raw);
+        let body_len = if complete {
+            let term = if pdu.bytes.ends_with(b"\r\n.\r\n") || pdu.bytes == b".\r\n" { 3 } else { 2 };
+            pdu.bytes.len() - term
+        } else {
+            pdu.bytes.len()
+        };
+        let (content, unstuffed) = unstuff(&pdu.bytes[..body_len]);
+        if !self.message.truncated {
+            let room = self.limits.max_message.saturating_sub(self.message.content.len());
+            if content.len() > room {
+                self.message.truncated = true;
+            }
+            self.message.content.extend_from_slice(&content[..content.len().min(room)]);
+        }
+        let len = pdu.bytes.len();
+        let mut data = Item::tree(Field::SmtpData, 0, len);
+        data.push(Item::text(Field::SmtpState, 0, len, "data"));
+        data.push(Item::uint(Field::SmtpTransaction, 0, len, u64::from(self.transaction)));
+        data.push(Item::uint(Field::SmtpDataChunkSize, 0, len, len as u64));
+        data.push(Item::uint(Field::SmtpDataUnstuffedLines, 0, body_len, unstuffed));
+        if complete {
+            data.push(Item::uint(Field::SmtpDataSize, 0, body_len, self.message.content.len() as u64));
+            data.push(Item::flag(Field::SmtpDataComplete, body_len, len - body_len, true));
+            pdu.info = format!("C: message, {} bytes", self.message.content.len());
+            pdu.message = Some(self.take_message());
+            self.client = ClientMode::Command;
+            let frame = pdu.frame;
+            self.push_pending("DATA", frame, &mut pdu, true);
+        } else {
+            data.push(Item::flag(Field::SmtpDataComplete, 0, len, false));
+            pdu.info = format!("C: message fragment, {} bytes", len);
+        }
+        pdu.items.push(data);
+        pdu
+    }
+
+    fn take_message(&mut self) -> Message {
+        let message = std::mem::take(&mut self.message);
+        Message { transaction: self.transaction, content: message.content, truncated: message.truncated }
+    }
+
+    fn next_bdat_pdu(&mut self, frame: u64, remaining: u64, last: bool, size: u64) -> Option<Pdu> {
+        let buf = &mut self.bufs[0];
+        if remaining > 0 && buf.data.is_empty() {
+            return None;
+        }
+        let n = (buf.data.len() as u64).min(remaining) as usize;
+        let (_, bytes) = buf.take(n);
+        let room = self.limits.max_message.saturating_sub(self.message.chunk.len());
+        if bytes.len() > room {
+            self.message.chunk_truncated = true;
+        }
+        self.message.chunk.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        let remaining = remaining - n as u64;
+        self.client = ClientMode::Bdat { remaining, last, size };
+        if remaining > 0 {
+            return None;
+        }
+        let _ = size;
+        self.finish_bdat_chunk(frame)
+    }
+
+    fn finish_bdat_chunk(&mut self, frame: u64) -> Option<Pdu> {
+        let ClientMode::Bdat { last, size, .. } = self.client else { return None };
+        self.client = ClientMode::Command;
+        let chunk = std::mem::take(&mut self.message.chunk);
+        let mut pdu = Pdu::new(Direction::ToServer, frame, self.message.chunk_start, chunk);
+        let len = pdu.bytes.len();
+        let room = self.limits.max_message.saturating_sub(self.message.content.len());
+        if len > room || self.message.chunk_truncated {
+            self.message.truncated = true;
+        }
+        self.message.content.extend_from_slice(&pdu.bytes[..len.min(room)]);
+        let mut data = Item::tree(Field::SmtpData, 0, len);
+        data.push(Item::text(Field::SmtpState, 0, len, "bdat"));
+        data.push(Item::uint(Field::SmtpTransaction, 0, len, u64::from(self.transaction)));
+        data.push(Item::uint(Field::SmtpDataChunkSize, 0, len, size));
+        if self.message.chunk_truncated {
+            pdu.anomaly(Expert::Truncated, 0, len, format!("BDAT chunk of {size} bytes is incomplete in the capture"));
+        }
+        if last {
+            data.push(Item::uint(Field::SmtpDataSize, 0, len, self.message.content.len() as u64));
+            data.push(Item::flag(Field::SmtpDataComplete, 0, len, true));
+            pdu.info = format!("C: BDAT chunk, {size} bytes, last; message, {} bytes", self.message.content.len());
+            pdu.message = Some(self.take_message());
+        } else {
+            pdu.info = format!("C: BDAT chunk, {size} bytes");
+        }
+        pdu.items.push(data);
+        Some(pdu)
+    }
+
+    // ----- server side -----
+
+    fn next_server_pdu(&mut self, frame: u64) -> Option<Pdu> {
+        if self.server != ServerMode::Text && self.server != ServerMode::TlsPending {
+            return None;
+        }
+        // Frame a whole reply: lines up to one whose code is followed by a space (or nothing).
+        let max_line = self.limits.max_line;
+        let max_lines = self.limits.max_reply_lines;
+        if !self.skip_discarded(Direction::ToClient) {
+            return None;
+        }
+        let buf = &mut self.bufs[1];
+        let mut end = 0;
+        let mut lines = 0;
+        let mut cut = false;
+        loop {
+            let rest = &buf.data[end..];
+            match rest.iter().position(|b| *b == b'\n') {
+                Some(i) if i < max_line => {
+                    let line = strip_eol(&rest[..=i]);
+                    end += i + 1;
+                    lines += 1;
+                    let continues = line.len() >= 4 && line[..3].iter().all(u8::is_ascii_digit) && line[3] == b'-';
+                    if !continues {
+                        break;
+                    }
+                    if lines >= max_lines {
+                        cut = true;
+                        break;
+                    }
+                }
+                _ if rest.len() > max_line => {
+                    // An endless line: hand it over as one cut line.
+                    if end == 0 {
+                        let (offset, raw, _) = self.next_line(Direction::ToClient)?;
+                        let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
+                        let len = pdu.bytes.len();
+                        pdu.anomaly(Expert::LineTooLong, 0, len, format!("reply line longer than {max_line} bytes"));
+                        self.reply(&mut pdu);
+                        return Some(pdu);
+                    }
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        let (offset, raw) = buf.take(end);
+        let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
+        if cut {
+            let len = pdu.bytes.len();
+            pdu.anomaly(Expert::BadReply, 0, len, format!("reply of more than {max_lines} lines; the rest is framed anew"));
+        }
+        self.reply(&mut pdu);
+        Some(pdu)
+    }
+
+    fn reply(&mut self, pdu: &mut Pdu) {
+        let total = pdu.bytes.len();
+        let mut lines: Vec<(usize, Vec<u8>)> = Vec::new();
+        let mut at = 0;
+        while at < total {
+            let end = pdu.bytes[at..].iter().position(|b| *b == b'\n').map(|i| at + i + 1).unwrap_or(total);
+            lines.push((at, strip_eol(&pdu.bytes[at..end]).to_vec()));
+            at = end;
+        }
+        let first = lines.first().map(|(_, l)| l.clone()).unwrap_or_default();
+        pdu.info = info_line(Direction::ToClient, &lossy(&first));
+        let code = if first.len() >= 3 && first[..3].iter().all(u8::is_ascii_digit) && (first.len() == 3 || matches!(first[3], b' ' | b'-')) {
+            std::str::from_utf8(&first[..3]).ok().and_then(|c| c.parse::<u16>().ok())
+        } else {
+            None
+        };
+        let mut response = Item::tree(Field::SmtpResponse, 0, strip_eol(&pdu.bytes).len());
+        response.push(self.state_item(total));
+        let Some(code) = code else {
+            pdu.anomaly(Expert::BadReply, 0, first.len(), format!("reply line \"{}\" does not start with a 3-digit code", sasl::printable(&first[..first.len().min(60)])));
+            response.push(Item::text(Field::SmtpReplyText, 0, first.len(), lossy(&first)));
+            pdu.items.push(response);
+            return;
+        };
+
+        // Which command this answers: 334 continues AUTH, 220 before anything is the greeting.
+        let answered = if code == 334 || (!self.greeted && self.pending.is_empty()) {
+            self.pending.front().cloned()
+        } else {
+            self.pending.pop_front()
+        };
+        let is_greeting = !self.greeted && answered.is_none();
+        if let Some(command) = &answered {
+            response.push(Item::text(Field::SmtpReplyCommand, 0, 0, command.verb.clone()));
+            response.push(Item::uint(Field::SmtpReplyRequestFrame, 0, 0, command.frame));
+        }
+        for (index, (line_at, line)) in lines.iter().enumerate() {
+            let text_at = (line_at + 4).min(line_at + line.len());
+            let text = lossy(&line[(text_at - line_at)..]);
+            let line_code = if line.len() >= 3 && line[..3].iter().all(u8::is_ascii_digit) {
+                std::str::from_utf8(&line[..3]).ok().and_then(|c| c.parse::<u16>().ok())
+            } else {
+                None
+            };
+            match line_code {
+                Some(c) => {
+                    response.push(Item::uint(Field::SmtpReplyCode, *line_at, 3, u64::from(c)));
+                    if c != code {
+                        pdu.anomaly(Expert::BadReply, *line_at, 3, format!("reply line code {c} differs from the reply's code {code}"));
+                    }
+                }
+                None => pdu.anomaly(Expert::BadReply, *line_at, line.len(), "reply continuation line without a code"),
+            }
+            if let Some(status) = enhanced_status(&text) {
+                response.push(Item::text(Field::SmtpReplyStatus, text_at, status.len(), status));
+            }
+            response.push(Item::text(Field::SmtpReplyText, text_at, line.len() - (text_at - line_at), text.clone()));
+            let verb = answered.as_ref().map(|c| c.verb.as_str());
+            if index > 0 && code == 250 && matches!(verb, Some("EHLO" | "LHLO")) {
+                response.push(Item::text(Field::SmtpCapability, text_at, text.len(), text.clone()));
+            }
+            if index == 0 && is_greeting && code == 220 {
+                response.push(Item::text(Field::SmtpGreeting, text_at, text.len(), text.clone()));
+            }
+        }
+        let frame = pdu.frame;
+        if is_greeting {
+            self.greeted = true;
+        }
+        let ends_message = answered.as_ref().is_some_and(|c| c.ends_message);
+        let verb = answered.map(|c| c.verb).unwrap_or_default();
+        let success = (200..300).contains(&code);
+        match verb.as_str() {
+            "AUTH" if self.client == ClientMode::Auth || self.auth.is_some() => {
+                let first_len = first.len();
+                let text_at = 4.min(first_len);
+                if code == 334 {
+                    let challenge = lossy(&first[text_at..]);
+                    if let Some(exchange) = self.auth.as_mut() {
+                        let mut auth = Item::tree(Field::Auth, text_at, first_len - text_at);
+                        let step = exchange.step(Side::Server, &challenge, text_at, frame);
+                        if let Some(user) = &step.username {
+                            pdu.info.push_str(&format!(" (user: {user})"));
+                        }
+                        auth.children.extend(step.items);
+                        pdu.anomalies.extend(step.anomalies);
+                        response.push(auth);
+                    }
+                } else if let Some(mut exchange) = self.auth.take() {
+                    let step = exchange.outcome(success, 0, first_len);
+                    if let Some(user) = &step.username {
+                        pdu.info.push_str(&format!(" (user: {user})"));
+                    }
+                    let mut auth = Item::tree(Field::Auth, 0, first_len);
+                    auth.children.extend(step.items);
+                    pdu.anomalies.extend(step.anomalies);
+                    response.push(auth);
+                    pdu.auth_outcome = exchange.credential_frame().map(|f| (f, success));
+                    self.client = ClientMode::Command;
+                }
+            }
+            "DATA" if self.client == ClientMode::DataPending => {
+                self.client = if code == 354 { ClientMode::Data } else { ClientMode::Command };
+            }
+            "DATA" | "BDAT" if success && ends_message => self.reset_transaction(),
+            "MAIL" if !success => self.in_transaction = false,
+            "RCPT" if !success => self.recipients = self.recipients.saturating_sub(1),
+            "STARTTLS" if code == 220 => {
+                let len = strip_eol(&pdu.bytes).len();
+                response.push(Item::tree(Field::SmtpTls, 0, len));
+                pdu.anomaly(Expert::Tls, 0, len, "STARTTLS accepted: the session continues in TLS");
+                pdu.starts_tls = true;
+                self.client = ClientMode::TlsPending;
+                self.server = ServerMode::TlsPending;
+            }
+            _ => {}
+        }
+        pdu.items.push(response);
+    }
+}
+
+/// Position just past CRLF "." CRLF (or LF "." LF) in `data`.
+fn find_end_of_data(data: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = data[from..].iter().position(|b| *b == b'\n') {
+        let at = from + i + 1;
+        let rest = &data[at..];
+        if rest.starts_with(b".\r\n") {
+            return Some(at + 3);
+        }
+        if rest.starts_with(b".\n") {
+            return Some(at + 2);
+        }
+        if rest.is_empty() || (rest.len() < 3 && b".\r\n".starts_with(rest)) {
+            return None;
+        }
+        from = at;
+    }
+    None
+}
+
+/// Removes RFC 5321 4.5.2 dot-stuffing; returns the content and how many lines were unstuffed.
+fn unstuff(raw: &[u8]) -> (Vec<u8>, u64) {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut count = 0;
+    let mut at_line_start = true;
+    for (i, &b) in raw.iter().enumerate() {
+        if at_line_start && b == b'.' && raw.get(i + 1).is_some() {
+            count += 1;
+            at_line_start = false;
+            continue;
+        }
+        out.push(b);
+        at_line_start = b == b'\n';
+    }
+    (out, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(script: &[(Direction, &str)]) -> Vec<Pdu> {
+        let mut smtp = Smtp::default();
+        let mut out = Vec::new();
+        for (frame, (dir, text)) in script.iter().enumerate() {
+            out.extend(smtp.feed(*dir, text.as_bytes(), frame as u64 + 1).0);
+        }
+        out
+    }
+
+    fn values(pdus: &[Pdu], field: Field) -> Vec<String> {
+        pdus.iter().flat_map(|p| p.flatten()).filter(|(i, _)| i.field == field).map(|(i, _)| i.value.to_string()).collect()
+    }
+
+    use Direction::{ToClient as S, ToServer as C};
+
+    #[test]
+    fn pipelined_commands_pair_with_replies_in_order() {
+        let pdus = run(&[
+            (S, "220 mx ESMTP\r\n"),
+            (C, "EHLO me\r\n"),
+            (S, "250-mx\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
+            (C, "MAIL FROM:<a@x> SIZE=10\r\nRCPT TO:<b@y>\r\nDATA\r\nhi\r\n..dot\r\n.\r\n"),
+            (S, "250 2.1.0 ok\r\n550 5.1.1 no\r\n354 go\r\n250 2.0.0 queued\r\n"),
+        ]);
+        assert_eq!(values(&pdus, Field::SmtpCapability), ["PIPELINING", "8BITMIME"]);
+        assert_eq!(values(&pdus, Field::SmtpMailFrom), ["a@x"]);
+        assert_eq!(values(&pdus, Field::SmtpParameter), ["SIZE=10"]);
+        assert_eq!(values(&pdus, Field::SmtpReplyCommand), ["EHLO", "MAIL", "RCPT", "DATA", "DATA"]);
+        let message = pdus.iter().find_map(|p| p.message.clone()).unwrap();
+        assert_eq!(message.content, b"hi\r\n.dot\r\n");
+        assert_eq!(values(&pdus, Field::SmtpDataUnstuffedLines), ["1"]);
+    }
+
+    #[test]
+    fn one_byte_at_a_time_gives_the_same_pdus() {
+        let client = "EHLO me\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nQUIT\r\n";
+        let mut whole = Smtp::default();
+        let a = whole.feed(C, client.as_bytes(), 1).0;
+        let mut split = Smtp::default();
+        let b: Vec<Pdu> = client.as_bytes().iter().flat_map(|b| split.feed(C, &[*b], 1).0).collect();
+        assert_eq!(a, b);
+        assert_eq!(values(&a, Field::AuthPassword), ["secret"]);
+    }
+
+    #[test]
+    fn data_rejected_keeps_command_mode() {
+        let pdus = run(&[(C, "MAIL FROM:<a@x>\r\n"), (S, "250 ok\r\n"), (C, "DATA\r\n"), (S, "521 no\r\n"), (C, "QUIT\r\n")]);
+        assert_eq!(values(&pdus, Field::SmtpCommand), ["MAIL", "DATA", "QUIT"]);
+    }
+
+    #[test]
+    fn bdat_chunks_join_into_one_message() {
+        let pdus = run(&[(C, "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nBDAT 5\r\nhelloBDAT 6 LAST\r\n world")]);
+        let message = pdus.iter().find_map(|p| p.message.clone()).unwrap();
+        assert_eq!(message.content, b"hello world");
+        assert_eq!(values(&pdus, Field::SmtpBdatSize), ["5", "6"]);
+    }
+
+    #[test]
+    fn bad_bdat_size_is_flagged_with_the_value() {
+        let pdus = run(&[(C, "BDAT 12x\r\n")]);
+        assert!(pdus[0].anomalies.iter().any(|a| a.message == "BDAT size \"12x\" is not a number"));
+    }
+
+    #[test]
+    fn endless_line_is_cut_and_memory_stays_bounded() {
+        let mut smtp = Smtp::default();
+        let chunk = vec![b'A'; 100_000];
+        let mut pdus = Vec::new();
+        for _ in 0..20 {
+            pdus.extend(smtp.feed(C, &chunk, 1).0);
+            assert!(smtp.bufs[0].data.len() <= smtp.limits.max_line * 2);
+        }
+        assert_eq!(pdus.len(), 1);
+        assert_eq!(pdus[0].anomalies[0].expert, Expert::LineTooLong);
+    }
+
+    #[test]
+    fn starttls_then_tls_stops_parsing() {
+        let mut smtp = Smtp::default();
+        smtp.feed(C, b"STARTTLS\r\n", 1);
+        let (pdus, _) = smtp.feed(S, b"220 go ahead\r\n", 2);
+        assert!(pdus[0].starts_tls);
+        let (pdus, tls) = smtp.feed(C, &[0x16, 3, 1, 0, 5, 1, 2, 3, 4, 5], 3);
+        assert!(pdus.is_empty() && tls);
+        assert_eq!(smtp.state_name(), "tls");
+    }
+
+    #[test]
+    fn starttls_followed_by_clear_text_keeps_parsing() {
+        let pdus = run(&[(C, "STARTTLS\r\n"), (S, "220 go\r\n"), (C, "EHLO again\r\n")]);
+        assert_eq!(values(&pdus, Field::SmtpHelo), ["again"]);
+    }
+}

@@ -49,12 +49,25 @@ fn main() {
             continue;
         }
         if line.starts_with('[') {
-            section = if line == "[fields]" { "fields" } else { "experts" };
+            section = if line == "[fields]" {
+                "fields"
+            } else {
+                "experts"
+            };
             continue;
         }
         let cols: Vec<&str> = line.split('|').map(str::trim).collect();
-        assert!(cols.len() == 4, "fields.table:{}: expected 4 columns, got {}", number + 1, cols.len());
-        assert!(cols[0].starts_with("mail"), "fields.table:{}: abbrev must be in the mail namespace", number + 1);
+        assert!(
+            cols.len() == 4,
+            "fields.table:{}: expected 4 columns, got {}",
+            number + 1,
+            cols.len()
+        );
+        assert!(
+            cols[0].starts_with("mail"),
+            "fields.table:{}: abbrev must be in the mail namespace",
+            number + 1
+        );
         match section {
             "fields" => {
                 assert!(
@@ -71,7 +84,11 @@ fn main() {
                 });
             }
             "experts" => {
-                assert!(["chat", "note", "warn", "error"].contains(&cols[1]), "fields.table:{}: severity", number + 1);
+                assert!(
+                    ["chat", "note", "warn", "error"].contains(&cols[1]),
+                    "fields.table:{}: severity",
+                    number + 1
+                );
                 experts.push(ExpertRow {
                     abbrev: cols[0].into(),
                     severity: cols[1].into(),
@@ -99,7 +116,13 @@ fn main() {
     let arms = |get: &dyn Fn(&FieldRow) -> String| -> String {
         fields
             .iter()
-            .map(|f| format!("            Field::{} => {},\n", ident(&f.abbrev, "mail."), get(f)))
+            .map(|f| {
+                format!(
+                    "            Field::{} => {},\n",
+                    ident(&f.abbrev, "mail."),
+                    get(f)
+                )
+            })
             .collect()
     };
     write!(
@@ -158,7 +181,13 @@ fn main() {
     let earms = |get: &dyn Fn(&ExpertRow) -> String| -> String {
         experts
             .iter()
-            .map(|e| format!("            Expert::{} => {},\n", ident(&e.abbrev, "mail.expert."), get(e)))
+            .map(|e| {
+                format!(
+                    "            Expert::{} => {},\n",
+                    ident(&e.abbrev, "mail.expert."),
+                    get(e)
+                )
+            })
             .collect()
     };
     write!(

@@ -34,7 +34,11 @@ impl Connection {
     }
 
     pub fn with_limits(protocol: Protocol, limits: Limits) -> Self {
-        Connection { protocol, streams: Default::default(), engine: Smtp::new(limits) }
+        Connection {
+            protocol,
+            streams: Default::default(),
+            engine: Smtp::new(limits),
+        }
     }
 
     pub fn protocol(&self) -> Protocol {
@@ -53,7 +57,14 @@ impl Connection {
 
     /// One TCP segment with its payload. `ack` is the segment's acknowledgement
     /// number, used to notice bytes the other direction lost.
-    pub fn segment(&mut self, direction: Direction, seq: u32, ack: Option<u32>, payload: &[u8], frame: u64) -> SegmentOutput {
+    pub fn segment(
+        &mut self,
+        direction: Direction,
+        seq: u32,
+        ack: Option<u32>,
+        payload: &[u8],
+        frame: u64,
+    ) -> SegmentOutput {
         let mut out = SegmentOutput::default();
         if let Some(ack) = ack {
             let other = match direction {
@@ -90,7 +101,13 @@ impl Connection {
         out.pdus
     }
 
-    fn deliver(&mut self, direction: Direction, chunks: Vec<Chunk>, frame: u64, out: &mut SegmentOutput) {
+    fn deliver(
+        &mut self,
+        direction: Direction,
+        chunks: Vec<Chunk>,
+        frame: u64,
+        out: &mut SegmentOutput,
+    ) {
         for chunk in chunks {
             match chunk {
                 Chunk::Data(data) => {

@@ -47,7 +47,9 @@ pub fn by_content(payload: &[u8]) -> Option<(Protocol, Direction)> {
         }
         return Some((Protocol::Smtp, Direction::ToClient));
     }
-    if (upper.starts_with(b"EHLO ") || upper.starts_with(b"HELO ")) && upper.iter().all(|b| *b >= 0x20 || *b == b'\r') {
+    if (upper.starts_with(b"EHLO ") || upper.starts_with(b"HELO "))
+        && upper.iter().all(|b| *b >= 0x20 || *b == b'\r')
+    {
         return Some((Protocol::Smtp, Direction::ToServer));
     }
     None
@@ -59,8 +61,14 @@ mod tests {
 
     #[test]
     fn smtp_greeting_and_helo_are_recognised() {
-        assert_eq!(by_content(b"220 mx.example ESMTP Postfix\r\n"), Some((Protocol::Smtp, Direction::ToClient)));
-        assert_eq!(by_content(b"ehlo client\r\n"), Some((Protocol::Smtp, Direction::ToServer)));
+        assert_eq!(
+            by_content(b"220 mx.example ESMTP Postfix\r\n"),
+            Some((Protocol::Smtp, Direction::ToClient))
+        );
+        assert_eq!(
+            by_content(b"ehlo client\r\n"),
+            Some((Protocol::Smtp, Direction::ToServer))
+        );
     }
 
     #[test]

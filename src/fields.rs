@@ -50,7 +50,11 @@ mod tests {
             assert_eq!(Field::ALL[*field as usize], *field);
         }
         for expert in Expert::ALL {
-            assert!(seen.insert(expert.abbrev()), "duplicate {}", expert.abbrev());
+            assert!(
+                seen.insert(expert.abbrev()),
+                "duplicate {}",
+                expert.abbrev()
+            );
         }
     }
 
@@ -58,13 +62,29 @@ mod tests {
     fn required_abbrevs_exist() {
         let names: Vec<_> = Field::ALL.iter().map(|f| f.abbrev()).collect();
         for required in [
-            "mail.smtp.command", "mail.smtp.argument", "mail.smtp.reply.code", "mail.smtp.reply.text",
-            "mail.smtp.helo", "mail.smtp.capability", "mail.smtp.mail_from", "mail.smtp.rcpt_to",
-            "mail.auth.mechanism", "mail.auth.username", "mail.auth.password", "mail.auth.authzid",
-            "mail.auth.token", "mail.auth.challenge", "mail.auth.response", "mail.auth.result",
-            "mail.auth.ntlm.domain", "mail.auth.ntlm.host",
+            "mail.smtp.command",
+            "mail.smtp.argument",
+            "mail.smtp.reply.code",
+            "mail.smtp.reply.text",
+            "mail.smtp.helo",
+            "mail.smtp.capability",
+            "mail.smtp.mail_from",
+            "mail.smtp.rcpt_to",
+            "mail.auth.mechanism",
+            "mail.auth.username",
+            "mail.auth.password",
+            "mail.auth.authzid",
+            "mail.auth.token",
+            "mail.auth.challenge",
+            "mail.auth.response",
+            "mail.auth.result",
+            "mail.auth.ntlm.domain",
+            "mail.auth.ntlm.host",
         ] {
-            assert!(names.contains(&required), "{required} missing from fields.table");
+            assert!(
+                names.contains(&required),
+                "{required} missing from fields.table"
+            );
         }
     }
 }

@@ -70,7 +70,13 @@ pub struct Item {
 
 impl Item {
     pub fn new(field: Field, offset: usize, len: usize, value: Value) -> Self {
-        Item { field, offset, len, value, children: Vec::new() }
+        Item {
+            field,
+            offset,
+            len,
+            value,
+            children: Vec::new(),
+        }
     }
     pub fn text(field: Field, offset: usize, len: usize, value: impl Into<String>) -> Self {
         Item::new(field, offset, len, Value::Str(value.into()))
@@ -189,8 +195,19 @@ impl Pdu {
         }
     }
 
-    pub fn anomaly(&mut self, expert: Expert, offset: usize, len: usize, message: impl Into<String>) {
-        self.anomalies.push(Anomaly { expert, offset, len, message: message.into() });
+    pub fn anomaly(
+        &mut self,
+        expert: Expert,
+        offset: usize,
+        len: usize,
+        message: impl Into<String>,
+    ) {
+        self.anomalies.push(Anomaly {
+            expert,
+            offset,
+            len,
+            message: message.into(),
+        });
     }
 
     /// Every item in tree order, with its depth.

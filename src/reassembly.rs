@@ -91,9 +91,15 @@ impl Reassembler {
     /// The peer acknowledged up to `ack`: whatever before it is still missing never made it into the capture.
     pub fn acked(&mut self, ack: u32) -> Vec<Chunk> {
         let mut out = Vec::new();
-        let Some(next) = self.next_seq else { return out };
+        let Some(next) = self.next_seq else {
+            return out;
+        };
         if seq_diff(ack, next) > 0 && !self.pending.is_empty() {
-            let first = *self.pending.keys().min_by_key(|k| seq_diff(**k, next)).unwrap();
+            let first = *self
+                .pending
+                .keys()
+                .min_by_key(|k| seq_diff(**k, next))
+                .unwrap();
             if seq_diff(first, next) > 0 && seq_diff(ack, first) >= 0 {
                 self.skip_to_pending(&mut out);
             }
@@ -119,7 +125,14 @@ impl Reassembler {
 
     fn skip_to_pending(&mut self, out: &mut Vec<Chunk>) {
         let next = self.next_seq.unwrap_or(0);
-        let Some(first) = self.pending.keys().copied().min_by_key(|k| seq_diff(*k, next)) else { return };
+        let Some(first) = self
+            .pending
+            .keys()
+            .copied()
+            .min_by_key(|k| seq_diff(*k, next))
+        else {
+            return;
+        };
         let missing = seq_diff(first, next);
         if missing > 0 {
             out.push(Chunk::Gap(missing as u64));
@@ -132,7 +145,12 @@ impl Reassembler {
     fn drain_pending(&mut self, out: &mut Vec<Chunk>) {
         loop {
             let next = self.next_seq.unwrap_or(0);
-            let ready: Vec<u32> = self.pending.keys().copied().filter(|k| seq_diff(*k, next) <= 0).collect();
+            let ready: Vec<u32> = self
+                .pending
+                .keys()
+                .copied()
+                .filter(|k| seq_diff(*k, next) <= 0)
+                .collect();
             if ready.is_empty() {
                 return;
             }

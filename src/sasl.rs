@@ -25,7 +25,9 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
     if trimmed.is_empty() || trimmed == "=" {
         return Ok(Vec::new());
     }
-    SASL_BASE64.decode(trimmed).map_err(|err| format!("\"{}\" is not base64: {err}", abbreviate(trimmed, 40)))
+    SASL_BASE64
+        .decode(trimmed)
+        .map_err(|err| format!("\"{}\" is not base64: {err}", abbreviate(trimmed, 40)))
 }
 
 fn abbreviate(text: &str, max: usize) -> String {
@@ -107,7 +109,10 @@ impl Exchange {
     pub fn new(mechanism: &str) -> Self {
         let mechanism = mechanism.to_ascii_uppercase();
         Exchange {
-            credential: Credential { mechanism: mechanism.clone(), ..Credential::default() },
+            credential: Credential {
+                mechanism: mechanism.clone(),
+                ..Credential::default()
+            },
             mechanism,
             client_messages: 0,
             server_messages: 0,
@@ -129,8 +134,14 @@ impl Exchange {
     pub fn cancel(&mut self, offset: usize, len: usize) -> StepOutput {
         self.cancelled = true;
         let mut out = StepOutput::default();
-        out.items.push(Item::text(Field::AuthMechanism, offset, len, self.mechanism.clone()));
-        out.items.push(Item::flag(Field::AuthCancelled, offset, len, true));
+        out.items.push(Item::text(
+            Field::AuthMechanism,
+            offset,
+            len,
+            self.mechanism.clone(),
+        ));
+        out.items
+            .push(Item::flag(Field::AuthCancelled, offset, len, true));
         out.anomalies.push(Anomaly {
             expert: Expert::AuthCancelled,
             offset,
@@ -144,19 +155,36 @@ impl Exchange {
     pub fn step(&mut self, side: Side, text: &str, offset: usize, frame: u64) -> StepOutput {
         let len = text.len();
         let mut out = StepOutput::default();
-        out.items.push(Item::text(Field::AuthMechanism, offset, len, self.mechanism.clone()));
-        out.items.push(Item::text(Field::AuthStep, offset, len, side.label()));
+        out.items.push(Item::text(
+            Field::AuthMechanism,
+            offset,
+            len,
+            self.mechanism.clone(),
+        ));
+        out.items
+            .push(Item::text(Field::AuthStep, offset, len, side.label()));
         if !text.is_empty() {
-            out.items.push(Item::text(Field::AuthData, offset, len, text));
+            out.items
+                .push(Item::text(Field::AuthData, offset, len, text));
         }
         let decoded = match decode_base64(text) {
             Ok(bytes) => bytes,
             Err(message) => {
-                out.anomalies.push(Anomaly { expert: Expert::BadBase64, offset, len, message });
+                out.anomalies.push(Anomaly {
+                    expert: Expert::BadBase64,
+                    offset,
+                    len,
+                    message,
+                });
                 return out;
             }
         };
-        let mut ctx = StepContext { out, offset, len, frame };
+        let mut ctx = StepContext {
+            out,
+            offset,
+            len,
+            frame,
+        };
         match side {
             Side::Server => {
                 self.server_messages += 1;
@@ -188,13 +216,20 @@ impl Exchange {
     pub fn outcome(&mut self, success: bool, offset: usize, len: usize) -> StepOutput {
         self.credential.success = Some(success);
         let mut out = StepOutput::default();
-        out.items.push(Item::text(Field::AuthMechanism, offset, len, self.mechanism.clone()));
+        out.items.push(Item::text(
+            Field::AuthMechanism,
+            offset,
+            len,
+            self.mechanism.clone(),
+        ));
         if let Some(user) = &self.credential.username {
-            out.items.push(Item::text(Field::AuthUsername, offset, len, user.clone()));
+            out.items
+                .push(Item::text(Field::AuthUsername, offset, len, user.clone()));
             out.username = Some(user.clone());
         }
         let result = if success { "success" } else { "failure" };
-        out.items.push(Item::text(Field::AuthResult, offset, len, result));
+        out.items
+            .push(Item::text(Field::AuthResult, offset, len, result));
         if !success && !self.cancelled {
             out.anomalies.push(Anomaly {
                 expert: Expert::AuthFailed,
@@ -294,7 +329,9 @@ impl Exchange {
                         's' => ctx.text(Field::AuthSalt, value),
                         'i' => match value.parse::<u64>() {
                             Ok(n) => ctx.uint(Field::AuthIterations, n),
-                            Err(_) => ctx.bad_sasl(format!("SCRAM iteration count \"{value}\" is not a number")),
+                            Err(_) => ctx.bad_sasl(format!(
+                                "SCRAM iteration count \"{value}\" is not a number"
+                            )),
                         },
                         'v' => ctx.text(Field::AuthVerifier, value),
                         'e' => ctx.text(Field::AuthError, value),
@@ -364,7 +401,10 @@ impl Exchange {
                 ctx.out.username = Some(user.to_string());
                 self.credential.username = Some(user.to_string());
             }
-            None => ctx.bad_sasl(format!("CRAM-MD5 response \"{}\" lacks \"user digest\"", abbreviate(&text, 40))),
+            None => ctx.bad_sasl(format!(
+                "CRAM-MD5 response \"{}\" lacks \"user digest\"",
+                abbreviate(&text, 40)
+            )),
         }
     }
 
@@ -528,14 +568,23 @@ struct StepContext {
 
 impl StepContext {
     fn text(&mut self, field: Field, value: &str) {
-        self.out.items.push(Item::text(field, self.offset, self.len, value));
+        self.out
+            .items
+            .push(Item::text(field, self.offset, self.len, value));
     }
     fn uint(&mut self, field: Field, value: u64) {
-        self.out.items.push(Item::uint(field, self.offset, self.len, value));
+        self.out
+            .items
+            .push(Item::uint(field, self.offset, self.len, value));
     }
     fn bad_sasl(&mut self, message: String) {
         let _ = self.frame;
-        self.out.anomalies.push(Anomaly { expert: Expert::BadSasl, offset: self.offset, len: self.len, message });
+        self.out.anomalies.push(Anomaly {
+            expert: Expert::BadSasl,
+            offset: self.offset,
+            len: self.len,
+            message,
+        });
     }
 }
 
@@ -649,10 +698,15 @@ pub mod ntlm {
         }
         let start = offset as usize;
         let Some(bytes) = data.get(start..start + len as usize) else {
-            return Err(format!("NTLM {what} field (offset {offset}, length {len}) lies outside the message"));
+            return Err(format!(
+                "NTLM {what} field (offset {offset}, length {len}) lies outside the message"
+            ));
         };
         let text = if unicode {
-            let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
             String::from_utf16_lossy(&units)
         } else {
             String::from_utf8_lossy(bytes).into_owned()
@@ -665,14 +719,20 @@ pub mod ntlm {
             return Err("not an NTLMSSP message (signature missing)".to_string());
         }
         let message_type = u32_at(data, 8).unwrap_or(0);
-        let mut message = NtlmMessage { message_type, ..NtlmMessage::default() };
+        let mut message = NtlmMessage {
+            message_type,
+            ..NtlmMessage::default()
+        };
         match message_type {
             1 => {}
             2 => {
                 let flags = u32_at(data, 20).ok_or("NTLM CHALLENGE message too short")?;
                 message.target = buffer(data, 12, flags & NEGOTIATE_UNICODE != 0, "target name")?;
-                let challenge = data.get(24..32).ok_or("NTLM CHALLENGE message lacks its server challenge")?;
-                message.server_challenge = Some(challenge.iter().map(|b| format!("{b:02x}")).collect());
+                let challenge = data
+                    .get(24..32)
+                    .ok_or("NTLM CHALLENGE message lacks its server challenge")?;
+                message.server_challenge =
+                    Some(challenge.iter().map(|b| format!("{b:02x}")).collect());
             }
             3 => {
                 let flags = u32_at(data, 60).unwrap_or(NEGOTIATE_UNICODE);
@@ -692,7 +752,10 @@ mod tests {
     use super::*;
 
     fn value(out: &StepOutput, field: Field) -> Option<String> {
-        out.items.iter().find(|i| i.field == field).map(|i| i.value.to_string())
+        out.items
+            .iter()
+            .find(|i| i.field == field)
+            .map(|i| i.value.to_string())
     }
 
     #[test]
@@ -737,6 +800,8 @@ mod tests {
         msg[36] = 10; // user name: 10 bytes at offset 0xffff
         msg[40] = 0xff;
         msg[41] = 0xff;
-        assert!(ntlm::parse(&msg).unwrap_err().contains("outside the message"));
+        assert!(ntlm::parse(&msg)
+            .unwrap_err()
+            .contains("outside the message"));
     }
 }

@@ -27,15 +27,48 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_line: 8192, max_reply_lines: 1000, max_message: 64 * 1024 * 1024, max_pending: 1000 }
+        Limits {
+            max_line: 8192,
+            max_reply_lines: 1000,
+            max_message: 64 * 1024 * 1024,
+            max_pending: 1000,
+        }
     }
 }
 
 /// Commands of RFC 5321 and its extensions, and common vendor ones.
 const KNOWN_VERBS: &[&str] = &[
-    "HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "VRFY", "EXPN", "HELP", "QUIT", "AUTH",
-    "STARTTLS", "TURN", "ETRN", "ATRN", "XCLIENT", "XFORWARD", "XEXCH50", "X-ANONYMOUSTLS", "X-EXPS", "X-LINK2STATE",
-    "SIZE", "SEND", "SOML", "SAML", "VERB", "ONEX", "LHLO", "BURL",
+    "HELO",
+    "EHLO",
+    "MAIL",
+    "RCPT",
+    "DATA",
+    "BDAT",
+    "RSET",
+    "NOOP",
+    "VRFY",
+    "EXPN",
+    "HELP",
+    "QUIT",
+    "AUTH",
+    "STARTTLS",
+    "TURN",
+    "ETRN",
+    "ATRN",
+    "XCLIENT",
+    "XFORWARD",
+    "XEXCH50",
+    "X-ANONYMOUSTLS",
+    "X-EXPS",
+    "X-LINK2STATE",
+    "SIZE",
+    "SEND",
+    "SOML",
+    "SAML",
+    "VERB",
+    "ONEX",
+    "LHLO",
+    "BURL",
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +80,11 @@ enum ClientMode {
     DataPending,
     Data,
     /// Inside a BDAT chunk with this many bytes still to come.
-    Bdat { remaining: u64, last: bool, size: u64 },
+    Bdat {
+        remaining: u64,
+        last: bool,
+        size: u64,
+    },
     /// STARTTLS accepted; the next bytes tell whether TLS really starts.
     TlsPending,
     Tls,
@@ -64,8 +101,8 @@ enum ServerMode {
 struct PendingCommand {
     verb: String,
     frame: u64,
-    /// A success reply to it ends the mail transaction (DATA content, BDAT LAST).
-    ends_message: bool,
+    /// The path a MAIL or RCPT named, repeated under its reply.
+    path: Option<(Field, String)>,
 }
 
 /// One direction's bytes not yet framed into PDUs.
@@ -124,6 +161,8 @@ pub struct Smtp {
     auth: Option<Exchange>,
     greeted: bool,
     quit: bool,
+    /// STARTTLS was accepted but the client went on in clear text.
+    clear_after_starttls: bool,
     transaction: u32,
     in_transaction: bool,
     recipients: u32,
@@ -148,7 +187,9 @@ fn lossy(bytes: &[u8]) -> String {
 
 /// `<a@b>` -> `a@b`; also accepts a bare path.
 fn strip_angles(path: &str) -> &str {
-    path.strip_prefix('<').and_then(|p| p.strip_suffix('>')).unwrap_or(path)
+    path.strip_prefix('<')
+        .and_then(|p| p.strip_suffix('>'))
+        .unwrap_or(path)
 }
 
 /// An RFC 3463 enhanced status code (`2.1.0`) at the start of reply text.
@@ -162,7 +203,10 @@ fn enhanced_status(text: &str) -> Option<&str> {
         && matches!(class, "2" | "4" | "5")
         && (1..=3).contains(&subject.len())
         && (1..=3).contains(&detail.len())
-        && subject.bytes().chain(detail.bytes()).all(|b| b.is_ascii_digit());
+        && subject
+            .bytes()
+            .chain(detail.bytes())
+            .all(|b| b.is_ascii_digit());
     ok.then_some(token)
 }
 
@@ -186,6 +230,7 @@ impl Smtp {
             auth: None,
             greeted: false,
             quit: false,
+            clear_after_starttls: false,
             transaction: 0,
             in_transaction: false,
             recipients: 0,
@@ -259,15 +304,32 @@ impl Smtp {
         buf.scanned = 0;
         buf.start += missing + lost_buffered as u64;
         let mut pdu = Pdu::new(direction, frame, offset, Vec::new());
-        pdu.info = format!("{}: [{} bytes missing from the capture]", direction.info_prefix(), missing);
-        pdu.anomaly(Expert::Gap, 0, 0, format!("{missing} bytes missing from the capture"));
+        pdu.info = format!(
+            "{}: [{} bytes missing from the capture]",
+            direction.info_prefix(),
+            missing
+        );
+        pdu.anomaly(
+            Expert::Gap,
+            0,
+            0,
+            format!("{missing} bytes missing from the capture"),
+        );
         let mut out = vec![pdu];
         if direction == Direction::ToServer {
             match self.client.clone() {
-                ClientMode::Bdat { remaining, last, size } => {
+                ClientMode::Bdat {
+                    remaining,
+                    last,
+                    size,
+                } => {
                     let lost = missing.min(remaining);
                     self.message.chunk_truncated = true;
-                    self.client = ClientMode::Bdat { remaining: remaining - lost, last, size };
+                    self.client = ClientMode::Bdat {
+                        remaining: remaining - lost,
+                        last,
+                        size,
+                    };
                     if remaining == lost {
                         out.extend(self.finish_bdat_chunk(frame));
                     }
@@ -285,7 +347,9 @@ impl Smtp {
     /// End of capture: a message still open is reported as incomplete.
     pub fn finish(&mut self, frame: u64) -> Vec<Pdu> {
         let mut out = Vec::new();
-        if matches!(self.client, ClientMode::Data | ClientMode::DataPending) && !self.bufs[0].data.is_empty() {
+        if matches!(self.client, ClientMode::Data | ClientMode::DataPending)
+            && !self.bufs[0].data.is_empty()
+        {
             let len = self.bufs[0].data.len();
             let (offset, raw) = self.bufs[0].take(len);
             out.push(self.data_pdu(frame, offset, raw, false));
@@ -309,6 +373,7 @@ impl Smtp {
                 ClientMode::TlsPending => {
                     self.client = ClientMode::Command;
                     self.server = ServerMode::Text;
+                    self.clear_after_starttls = true;
                     false
                 }
                 _ => false,
@@ -330,7 +395,11 @@ impl Smtp {
     fn next_client_pdu(&mut self, frame: u64) -> Option<Pdu> {
         match self.client.clone() {
             ClientMode::Data | ClientMode::DataPending => self.next_data_pdu(frame),
-            ClientMode::Bdat { remaining, last, size } => self.next_bdat_pdu(frame, remaining, last, size),
+            ClientMode::Bdat {
+                remaining,
+                last,
+                size,
+            } => self.next_bdat_pdu(frame, remaining, last, size),
             ClientMode::Tls | ClientMode::TlsPending => None,
             ClientMode::Command | ClientMode::Auth => {
                 let (offset, raw, too_long) = self.next_line(Direction::ToServer)?;
@@ -341,13 +410,36 @@ impl Smtp {
                         Expert::LineTooLong,
                         0,
                         len,
-                        format!("command line longer than {} bytes; the rest of it is not kept", self.limits.max_line),
+                        format!(
+                            "command line longer than {} bytes; the rest of it is not kept",
+                            self.limits.max_line
+                        ),
                     );
                 }
-                if self.client == ClientMode::Auth {
+                if self.client == ClientMode::Auth && self.command_during_auth(&pdu.bytes) {
+                    // Not base64 but a command: the client did not wait for the exchange's end.
+                    self.client = ClientMode::Command;
+                    self.command(&mut pdu);
+                    let len = pdu.bytes.len();
+                    pdu.anomaly(
+                        Expert::Violation,
+                        0,
+                        len,
+                        "command sent before the AUTH exchange ended",
+                    );
+                } else if self.client == ClientMode::Auth {
                     self.auth_response(&mut pdu);
                 } else {
                     self.command(&mut pdu);
+                }
+                if std::mem::take(&mut self.clear_after_starttls) {
+                    let len = pdu.bytes.len();
+                    pdu.anomaly(
+                        Expert::Violation,
+                        0,
+                        len,
+                        "STARTTLS was accepted but the client continued in clear text",
+                    );
                 }
                 Some(pdu)
             }
@@ -395,21 +487,37 @@ impl Smtp {
         None
     }
 
+    /// A line in a SASL exchange that cannot be a response but starts with a command verb.
+    fn command_during_auth(&self, raw: &[u8]) -> bool {
+        let line = lossy(strip_eol(raw));
+        let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+        line.trim() != "*"
+            && sasl::decode_base64(&line).is_err()
+            && KNOWN_VERBS.contains(&verb.as_str())
+    }
+
     fn state_item(&self, len: usize) -> Item {
         Item::text(Field::SmtpState, 0, len, self.state_name())
     }
 
-    fn push_pending(&mut self, verb: &str, frame: u64, pdu: &mut Pdu, ends_message: bool) {
+    fn push_pending(&mut self, verb: &str, frame: u64, pdu: &mut Pdu) {
         if self.pending.len() >= self.limits.max_pending {
             self.pending.pop_front();
             pdu.anomaly(
                 Expert::Violation,
                 0,
                 pdu.bytes.len(),
-                format!("more than {} commands without a reply; the oldest is forgotten", self.limits.max_pending),
+                format!(
+                    "more than {} commands without a reply; the oldest is forgotten",
+                    self.limits.max_pending
+                ),
             );
         }
-        self.pending.push_back(PendingCommand { verb: verb.to_string(), frame, ends_message });
+        self.pending.push_back(PendingCommand {
+            verb: verb.to_string(),
+            frame,
+            path: None,
+        });
     }
 
     fn command(&mut self, pdu: &mut Pdu) {
@@ -426,10 +534,17 @@ impl Smtp {
         request.push(self.state_item(line_len));
         request.push(Item::text(Field::SmtpCommand, 0, verb_len, verb.clone()));
         if arg_offset < line_len {
-            request.push(Item::text(Field::SmtpArgument, arg_offset, line_len - arg_offset, argument.clone()));
+            request.push(Item::text(
+                Field::SmtpArgument,
+                arg_offset,
+                line_len - arg_offset,
+                argument.clone(),
+            ));
         }
         if !KNOWN_VERBS.contains(&verb.as_str()) {
-            let printable = verb.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let printable = verb
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             pdu.anomaly(
                 Expert::UnknownCommand,
                 0,
@@ -444,16 +559,45 @@ impl Smtp {
         let frame = pdu.frame;
         match verb.as_str() {
             "HELO" | "EHLO" | "LHLO" => {
-                request.push(Item::text(Field::SmtpHelo, arg_offset, line_len - arg_offset, argument.clone()));
+                request.push(Item::text(
+                    Field::SmtpHelo,
+                    arg_offset,
+                    line_len - arg_offset,
+                    argument.clone(),
+                ));
                 self.reset_transaction();
             }
-            "MAIL" => self.mail_or_rcpt(&mut request, pdu, &argument, arg_offset, "FROM:", Field::SmtpMailFrom),
-            "RCPT" => self.mail_or_rcpt(&mut request, pdu, &argument, arg_offset, "TO:", Field::SmtpRcptTo),
+            "MAIL" => self.mail_or_rcpt(
+                &mut request,
+                pdu,
+                &argument,
+                arg_offset,
+                "FROM:",
+                Field::SmtpMailFrom,
+            ),
+            "RCPT" => self.mail_or_rcpt(
+                &mut request,
+                pdu,
+                &argument,
+                arg_offset,
+                "TO:",
+                Field::SmtpRcptTo,
+            ),
             "DATA" => {
                 if !self.in_transaction {
-                    pdu.anomaly(Expert::Violation, 0, line_len, "DATA without a MAIL FROM transaction");
+                    pdu.anomaly(
+                        Expert::Violation,
+                        0,
+                        line_len,
+                        "DATA without a MAIL FROM transaction",
+                    );
                 }
-                request.push(Item::uint(Field::SmtpTransaction, 0, line_len, u64::from(self.transaction)));
+                request.push(Item::uint(
+                    Field::SmtpTransaction,
+                    0,
+                    line_len,
+                    u64::from(self.transaction),
+                ));
                 self.client = ClientMode::DataPending;
                 self.message = MessageBuf::default();
             }
@@ -474,12 +618,16 @@ impl Smtp {
                     match initial {
                         Some(initial) => {
                             let initial_offset = arg_offset + mechanism.len() + 1;
-                            let step = exchange.step(Side::Initial, &initial, initial_offset, frame);
+                            let step =
+                                exchange.step(Side::Initial, &initial, initial_offset, frame);
                             self.apply_step(pdu, &mut auth, step);
                         }
-                        None => {
-                            auth.push(Item::text(Field::AuthMechanism, arg_offset, mechanism.len(), exchange.mechanism()))
-                        }
+                        None => auth.push(Item::text(
+                            Field::AuthMechanism,
+                            arg_offset,
+                            mechanism.len(),
+                            exchange.mechanism(),
+                        )),
                     }
                     request.push(auth);
                     self.auth = Some(exchange);
@@ -488,9 +636,16 @@ impl Smtp {
             }
             _ => {}
         }
+        let path = request
+            .children
+            .iter()
+            .find(|i| matches!(i.field, Field::SmtpMailFrom | Field::SmtpRcptTo))
+            .map(|i| (i.field, i.value.to_string()));
         pdu.items.push(request);
-        let ends_message = verb == "BDAT" && matches!(self.client, ClientMode::Bdat { last: true, .. });
-        self.push_pending(&verb, frame, pdu, ends_message);
+        self.push_pending(&verb, frame, pdu);
+        if let Some(pending) = self.pending.back_mut() {
+            pending.path = path;
+        }
     }
 
     fn reset_transaction(&mut self) {
@@ -498,10 +653,26 @@ impl Smtp {
         self.recipients = 0;
     }
 
-    fn mail_or_rcpt(&mut self, request: &mut Item, pdu: &mut Pdu, argument: &str, arg_offset: usize, keyword: &str, field: Field) {
+    fn mail_or_rcpt(
+        &mut self,
+        request: &mut Item,
+        pdu: &mut Pdu,
+        argument: &str,
+        arg_offset: usize,
+        keyword: &str,
+        field: Field,
+    ) {
         let line_len = strip_eol(&pdu.bytes).len();
-        let Some(prefix) = argument.get(..keyword.len()).filter(|p| p.eq_ignore_ascii_case(keyword)) else {
-            pdu.anomaly(Expert::Violation, arg_offset, line_len - arg_offset, format!("argument does not start with \"{keyword}\""));
+        let Some(prefix) = argument
+            .get(..keyword.len())
+            .filter(|p| p.eq_ignore_ascii_case(keyword))
+        else {
+            pdu.anomaly(
+                Expert::Violation,
+                arg_offset,
+                line_len - arg_offset,
+                format!("argument does not start with \"{keyword}\""),
+            );
             return;
         };
         let after = &argument[prefix.len()..];
@@ -513,11 +684,18 @@ impl Smtp {
             rest.find(' ').unwrap_or(rest.len())
         };
         let path_offset = arg_offset + prefix.len() + spaces;
-        request.push(Item::text(field, path_offset, path_len, strip_angles(&rest[..path_len])));
+        request.push(Item::text(
+            field,
+            path_offset,
+            path_len,
+            strip_angles(&rest[..path_len]),
+        ));
         let mut cursor = path_offset + path_len;
         for param in rest[path_len..].split(' ') {
             if !param.is_empty() {
-                let at = pdu.bytes[cursor..line_len].windows(param.len()).position(|w| w == param.as_bytes());
+                let at = pdu.bytes[cursor..line_len]
+                    .windows(param.len())
+                    .position(|w| w == param.as_bytes());
                 let at = at.map(|i| cursor + i).unwrap_or(cursor);
                 request.push(Item::text(Field::SmtpParameter, at, param.len(), param));
                 cursor = at + param.len();
@@ -525,18 +703,33 @@ impl Smtp {
         }
         if field == Field::SmtpMailFrom {
             if self.in_transaction {
-                pdu.anomaly(Expert::Violation, 0, line_len, "MAIL FROM inside an open transaction");
+                pdu.anomaly(
+                    Expert::Violation,
+                    0,
+                    line_len,
+                    "MAIL FROM inside an open transaction",
+                );
             }
             self.transaction += 1;
             self.in_transaction = true;
             self.recipients = 0;
         } else {
             if !self.in_transaction {
-                pdu.anomaly(Expert::Violation, 0, line_len, "RCPT TO without a MAIL FROM transaction");
+                pdu.anomaly(
+                    Expert::Violation,
+                    0,
+                    line_len,
+                    "RCPT TO without a MAIL FROM transaction",
+                );
             }
             self.recipients += 1;
         }
-        request.push(Item::uint(Field::SmtpTransaction, 0, line_len, u64::from(self.transaction)));
+        request.push(Item::uint(
+            Field::SmtpTransaction,
+            0,
+            line_len,
+            u64::from(self.transaction),
+        ));
     }
 
     fn bdat(&mut self, request: &mut Item, pdu: &mut Pdu, argument: &str, arg_offset: usize) {
@@ -547,8 +740,17 @@ impl Smtp {
         let size = match size_text.parse::<u64>() {
             Ok(size) => size,
             Err(_) => {
-                let shown = if size_text.is_empty() { "missing".to_string() } else { format!("\"{size_text}\" is not a number") };
-                pdu.anomaly(Expert::Violation, arg_offset, line_len.saturating_sub(arg_offset), format!("BDAT size {shown}"));
+                let shown = if size_text.is_empty() {
+                    "missing".to_string()
+                } else {
+                    format!("\"{size_text}\" is not a number")
+                };
+                pdu.anomaly(
+                    Expert::Violation,
+                    arg_offset,
+                    line_len.saturating_sub(arg_offset),
+                    format!("BDAT size {shown}"),
+                );
                 return;
             }
         };
@@ -556,20 +758,49 @@ impl Smtp {
             None => false,
             Some(word) if word.eq_ignore_ascii_case("LAST") => true,
             Some(word) => {
-                pdu.anomaly(Expert::Violation, arg_offset, line_len - arg_offset, format!("BDAT parameter \"{word}\" is not LAST"));
+                pdu.anomaly(
+                    Expert::Violation,
+                    arg_offset,
+                    line_len - arg_offset,
+                    format!("BDAT parameter \"{word}\" is not LAST"),
+                );
                 false
             }
         };
-        request.push(Item::uint(Field::SmtpBdatSize, arg_offset, size_text.len(), size));
-        request.push(Item::flag(Field::SmtpBdatLast, arg_offset, line_len - arg_offset, last));
-        request.push(Item::uint(Field::SmtpTransaction, 0, line_len, u64::from(self.transaction)));
+        request.push(Item::uint(
+            Field::SmtpBdatSize,
+            arg_offset,
+            size_text.len(),
+            size,
+        ));
+        request.push(Item::flag(
+            Field::SmtpBdatLast,
+            arg_offset,
+            line_len - arg_offset,
+            last,
+        ));
+        request.push(Item::uint(
+            Field::SmtpTransaction,
+            0,
+            line_len,
+            u64::from(self.transaction),
+        ));
         if !self.in_transaction {
-            pdu.anomaly(Expert::Violation, 0, line_len, "BDAT without a MAIL FROM transaction");
+            pdu.anomaly(
+                Expert::Violation,
+                0,
+                line_len,
+                "BDAT without a MAIL FROM transaction",
+            );
         }
         self.message.chunk.clear();
         self.message.chunk_truncated = false;
         self.message.chunk_start = self.bufs[0].start;
-        self.client = ClientMode::Bdat { remaining: size, last, size };
+        self.client = ClientMode::Bdat {
+            remaining: size,
+            last,
+            size,
+        };
     }
 
     fn apply_step(&mut self, pdu: &mut Pdu, auth: &mut Item, step: sasl::StepOutput) {
@@ -589,7 +820,9 @@ impl Smtp {
         pdu.info = info_line(Direction::ToServer, &text);
         let mut auth = Item::tree(Field::Auth, 0, line.len());
         auth.push(self.state_item(line.len()));
-        let Some(exchange) = self.auth.as_mut() else { return };
+        let Some(exchange) = self.auth.as_mut() else {
+            return;
+        };
         if text.trim() == "*" {
             let step = exchange.cancel(0, line.len());
             self.apply_step(pdu, &mut auth, step);
@@ -627,7 +860,12 @@ impl Smtp {
                 let (offset, raw) = buf.take(keep);
                 self.message.truncated = true;
                 let mut pdu = self.data_pdu(frame, offset, raw, false);
-                pdu.anomaly(Expert::Truncated, 0, 0, format!("message content over {max} bytes is not kept"));
+                pdu.anomaly(
+                    Expert::Truncated,
+                    0,
+                    0,
+                    format!("message content over {max} bytes is not kept"),
+                );
                 Some(pdu)
             }
             None => None,
@@ -637,33 +875,62 @@ impl Smtp {
     fn data_pdu(&mut self, frame: u64, offset: u64, raw: Vec<u8>, complete: bool) -> Pdu {
         let mut pdu = Pdu::new(Direction::ToServer, frame, offset, raw);
         let body_len = if complete {
-            let term = if pdu.bytes.ends_with(b"\r\n.\r\n") || pdu.bytes == b".\r\n" { 3 } else { 2 };
+            let term = if pdu.bytes.ends_with(b"\r\n.\r\n") || pdu.bytes == b".\r\n" {
+                3
+            } else {
+                2
+            };
             pdu.bytes.len() - term
         } else {
             pdu.bytes.len()
         };
         let (content, unstuffed) = unstuff(&pdu.bytes[..body_len]);
         if !self.message.truncated {
-            let room = self.limits.max_message.saturating_sub(self.message.content.len());
+            let room = self
+                .limits
+                .max_message
+                .saturating_sub(self.message.content.len());
             if content.len() > room {
                 self.message.truncated = true;
             }
-            self.message.content.extend_from_slice(&content[..content.len().min(room)]);
+            self.message
+                .content
+                .extend_from_slice(&content[..content.len().min(room)]);
         }
         let len = pdu.bytes.len();
         let mut data = Item::tree(Field::SmtpData, 0, len);
         data.push(Item::text(Field::SmtpState, 0, len, "data"));
-        data.push(Item::uint(Field::SmtpTransaction, 0, len, u64::from(self.transaction)));
+        data.push(Item::uint(
+            Field::SmtpTransaction,
+            0,
+            len,
+            u64::from(self.transaction),
+        ));
         data.push(Item::uint(Field::SmtpDataChunkSize, 0, len, len as u64));
-        data.push(Item::uint(Field::SmtpDataUnstuffedLines, 0, body_len, unstuffed));
+        data.push(Item::uint(
+            Field::SmtpDataUnstuffedLines,
+            0,
+            body_len,
+            unstuffed,
+        ));
         if complete {
-            data.push(Item::uint(Field::SmtpDataSize, 0, body_len, self.message.content.len() as u64));
-            data.push(Item::flag(Field::SmtpDataComplete, body_len, len - body_len, true));
+            data.push(Item::uint(
+                Field::SmtpDataSize,
+                0,
+                body_len,
+                self.message.content.len() as u64,
+            ));
+            data.push(Item::flag(
+                Field::SmtpDataComplete,
+                body_len,
+                len - body_len,
+                true,
+            ));
             pdu.info = format!("C: message, {} bytes", self.message.content.len());
             pdu.message = Some(self.take_message());
             self.client = ClientMode::Command;
             let frame = pdu.frame;
-            self.push_pending("DATA", frame, &mut pdu, true);
+            self.push_pending("DATA", frame, &mut pdu);
         } else {
             data.push(Item::flag(Field::SmtpDataComplete, 0, len, false));
             pdu.info = format!("C: message fragment, {} bytes", len);
@@ -672,9 +939,16 @@ impl Smtp {
         pdu
     }
 
+    /// The content is complete: from the client's side the transaction is over
+    /// (a pipelining client may send the next MAIL before the reply).
     fn take_message(&mut self) -> Message {
+        self.reset_transaction();
         let message = std::mem::take(&mut self.message);
-        Message { transaction: self.transaction, content: message.content, truncated: message.truncated }
+        Message {
+            transaction: self.transaction,
+            content: message.content,
+            truncated: message.truncated,
+        }
     }
 
     fn next_bdat_pdu(&mut self, frame: u64, remaining: u64, last: bool, size: u64) -> Option<Pdu> {
@@ -684,13 +958,22 @@ impl Smtp {
         }
         let n = (buf.data.len() as u64).min(remaining) as usize;
         let (_, bytes) = buf.take(n);
-        let room = self.limits.max_message.saturating_sub(self.message.chunk.len());
+        let room = self
+            .limits
+            .max_message
+            .saturating_sub(self.message.chunk.len());
         if bytes.len() > room {
             self.message.chunk_truncated = true;
         }
-        self.message.chunk.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.message
+            .chunk
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
         let remaining = remaining - n as u64;
-        self.client = ClientMode::Bdat { remaining, last, size };
+        self.client = ClientMode::Bdat {
+            remaining,
+            last,
+            size,
+        };
         if remaining > 0 {
             return None;
         }
@@ -699,27 +982,52 @@ impl Smtp {
     }
 
     fn finish_bdat_chunk(&mut self, frame: u64) -> Option<Pdu> {
-        let ClientMode::Bdat { last, size, .. } = self.client else { return None };
+        let ClientMode::Bdat { last, size, .. } = self.client else {
+            return None;
+        };
         self.client = ClientMode::Command;
         let chunk = std::mem::take(&mut self.message.chunk);
         let mut pdu = Pdu::new(Direction::ToServer, frame, self.message.chunk_start, chunk);
         let len = pdu.bytes.len();
-        let room = self.limits.max_message.saturating_sub(self.message.content.len());
+        let room = self
+            .limits
+            .max_message
+            .saturating_sub(self.message.content.len());
         if len > room || self.message.chunk_truncated {
             self.message.truncated = true;
         }
-        self.message.content.extend_from_slice(&pdu.bytes[..len.min(room)]);
+        self.message
+            .content
+            .extend_from_slice(&pdu.bytes[..len.min(room)]);
         let mut data = Item::tree(Field::SmtpData, 0, len);
         data.push(Item::text(Field::SmtpState, 0, len, "bdat"));
-        data.push(Item::uint(Field::SmtpTransaction, 0, len, u64::from(self.transaction)));
+        data.push(Item::uint(
+            Field::SmtpTransaction,
+            0,
+            len,
+            u64::from(self.transaction),
+        ));
         data.push(Item::uint(Field::SmtpDataChunkSize, 0, len, size));
         if self.message.chunk_truncated {
-            pdu.anomaly(Expert::Truncated, 0, len, format!("BDAT chunk of {size} bytes is incomplete in the capture"));
+            pdu.anomaly(
+                Expert::Truncated,
+                0,
+                len,
+                format!("BDAT chunk of {size} bytes is incomplete in the capture"),
+            );
         }
         if last {
-            data.push(Item::uint(Field::SmtpDataSize, 0, len, self.message.content.len() as u64));
+            data.push(Item::uint(
+                Field::SmtpDataSize,
+                0,
+                len,
+                self.message.content.len() as u64,
+            ));
             data.push(Item::flag(Field::SmtpDataComplete, 0, len, true));
-            pdu.info = format!("C: BDAT chunk, {size} bytes, last; message, {} bytes", self.message.content.len());
+            pdu.info = format!(
+                "C: BDAT chunk, {size} bytes, last; message, {} bytes",
+                self.message.content.len()
+            );
             pdu.message = Some(self.take_message());
         } else {
             pdu.info = format!("C: BDAT chunk, {size} bytes");
@@ -751,7 +1059,9 @@ impl Smtp {
                     let line = strip_eol(&rest[..=i]);
                     end += i + 1;
                     lines += 1;
-                    let continues = line.len() >= 4 && line[..3].iter().all(u8::is_ascii_digit) && line[3] == b'-';
+                    let continues = line.len() >= 4
+                        && line[..3].iter().all(u8::is_ascii_digit)
+                        && line[3] == b'-';
                     if !continues {
                         break;
                     }
@@ -766,7 +1076,12 @@ impl Smtp {
                         let (offset, raw, _) = self.next_line(Direction::ToClient)?;
                         let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
                         let len = pdu.bytes.len();
-                        pdu.anomaly(Expert::LineTooLong, 0, len, format!("reply line longer than {max_line} bytes"));
+                        pdu.anomaly(
+                            Expert::LineTooLong,
+                            0,
+                            len,
+                            format!("reply line longer than {max_line} bytes"),
+                        );
                         self.reply(&mut pdu);
                         return Some(pdu);
                     }
@@ -779,7 +1094,12 @@ impl Smtp {
         let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
         if cut {
             let len = pdu.bytes.len();
-            pdu.anomaly(Expert::BadReply, 0, len, format!("reply of more than {max_lines} lines; the rest is framed anew"));
+            pdu.anomaly(
+                Expert::BadReply,
+                0,
+                len,
+                format!("reply of more than {max_lines} lines; the rest is framed anew"),
+            );
         }
         self.reply(&mut pdu);
         Some(pdu)
@@ -790,22 +1110,44 @@ impl Smtp {
         let mut lines: Vec<(usize, Vec<u8>)> = Vec::new();
         let mut at = 0;
         while at < total {
-            let end = pdu.bytes[at..].iter().position(|b| *b == b'\n').map(|i| at + i + 1).unwrap_or(total);
+            let end = pdu.bytes[at..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map(|i| at + i + 1)
+                .unwrap_or(total);
             lines.push((at, strip_eol(&pdu.bytes[at..end]).to_vec()));
             at = end;
         }
         let first = lines.first().map(|(_, l)| l.clone()).unwrap_or_default();
         pdu.info = info_line(Direction::ToClient, &lossy(&first));
-        let code = if first.len() >= 3 && first[..3].iter().all(u8::is_ascii_digit) && (first.len() == 3 || matches!(first[3], b' ' | b'-')) {
-            std::str::from_utf8(&first[..3]).ok().and_then(|c| c.parse::<u16>().ok())
+        let code = if first.len() >= 3
+            && first[..3].iter().all(u8::is_ascii_digit)
+            && (first.len() == 3 || matches!(first[3], b' ' | b'-'))
+        {
+            std::str::from_utf8(&first[..3])
+                .ok()
+                .and_then(|c| c.parse::<u16>().ok())
         } else {
             None
         };
         let mut response = Item::tree(Field::SmtpResponse, 0, strip_eol(&pdu.bytes).len());
-        response.push(self.state_item(total));
+        response.push(self.state_item(strip_eol(&pdu.bytes).len()));
         let Some(code) = code else {
-            pdu.anomaly(Expert::BadReply, 0, first.len(), format!("reply line \"{}\" does not start with a 3-digit code", sasl::printable(&first[..first.len().min(60)])));
-            response.push(Item::text(Field::SmtpReplyText, 0, first.len(), lossy(&first)));
+            pdu.anomaly(
+                Expert::BadReply,
+                0,
+                first.len(),
+                format!(
+                    "reply line \"{}\" does not start with a 3-digit code",
+                    sasl::printable(&first[..first.len().min(60)])
+                ),
+            );
+            response.push(Item::text(
+                Field::SmtpReplyText,
+                0,
+                first.len(),
+                lossy(&first),
+            ));
             pdu.items.push(response);
             return;
         };
@@ -818,14 +1160,29 @@ impl Smtp {
         };
         let is_greeting = !self.greeted && answered.is_none();
         if let Some(command) = &answered {
-            response.push(Item::text(Field::SmtpReplyCommand, 0, 0, command.verb.clone()));
-            response.push(Item::uint(Field::SmtpReplyRequestFrame, 0, 0, command.frame));
+            response.push(Item::text(
+                Field::SmtpReplyCommand,
+                0,
+                0,
+                command.verb.clone(),
+            ));
+            response.push(Item::uint(
+                Field::SmtpReplyRequestFrame,
+                0,
+                0,
+                command.frame,
+            ));
+            if let Some((field, path)) = &command.path {
+                response.push(Item::text(*field, 0, 0, path.clone()));
+            }
         }
         for (index, (line_at, line)) in lines.iter().enumerate() {
             let text_at = (line_at + 4).min(line_at + line.len());
             let text = lossy(&line[(text_at - line_at)..]);
             let line_code = if line.len() >= 3 && line[..3].iter().all(u8::is_ascii_digit) {
-                std::str::from_utf8(&line[..3]).ok().and_then(|c| c.parse::<u16>().ok())
+                std::str::from_utf8(&line[..3])
+                    .ok()
+                    .and_then(|c| c.parse::<u16>().ok())
             } else {
                 None
             };
@@ -833,28 +1190,57 @@ impl Smtp {
                 Some(c) => {
                     response.push(Item::uint(Field::SmtpReplyCode, *line_at, 3, u64::from(c)));
                     if c != code {
-                        pdu.anomaly(Expert::BadReply, *line_at, 3, format!("reply line code {c} differs from the reply's code {code}"));
+                        pdu.anomaly(
+                            Expert::BadReply,
+                            *line_at,
+                            3,
+                            format!("reply line code {c} differs from the reply's code {code}"),
+                        );
                     }
                 }
-                None => pdu.anomaly(Expert::BadReply, *line_at, line.len(), "reply continuation line without a code"),
+                None => pdu.anomaly(
+                    Expert::BadReply,
+                    *line_at,
+                    line.len(),
+                    "reply continuation line without a code",
+                ),
             }
             if let Some(status) = enhanced_status(&text) {
-                response.push(Item::text(Field::SmtpReplyStatus, text_at, status.len(), status));
+                response.push(Item::text(
+                    Field::SmtpReplyStatus,
+                    text_at,
+                    status.len(),
+                    status,
+                ));
             }
-            response.push(Item::text(Field::SmtpReplyText, text_at, line.len() - (text_at - line_at), text.clone()));
+            response.push(Item::text(
+                Field::SmtpReplyText,
+                text_at,
+                line.len() - (text_at - line_at),
+                text.clone(),
+            ));
             let verb = answered.as_ref().map(|c| c.verb.as_str());
             if index > 0 && code == 250 && matches!(verb, Some("EHLO" | "LHLO")) {
-                response.push(Item::text(Field::SmtpCapability, text_at, text.len(), text.clone()));
+                response.push(Item::text(
+                    Field::SmtpCapability,
+                    text_at,
+                    text.len(),
+                    text.clone(),
+                ));
             }
             if index == 0 && is_greeting && code == 220 {
-                response.push(Item::text(Field::SmtpGreeting, text_at, text.len(), text.clone()));
+                response.push(Item::text(
+                    Field::SmtpGreeting,
+                    text_at,
+                    text.len(),
+                    text.clone(),
+                ));
             }
         }
         let frame = pdu.frame;
         if is_greeting {
             self.greeted = true;
         }
-        let ends_message = answered.as_ref().is_some_and(|c| c.ends_message);
         let verb = answered.map(|c| c.verb).unwrap_or_default();
         let success = (200..300).contains(&code);
         match verb.as_str() {
@@ -887,15 +1273,23 @@ impl Smtp {
                 }
             }
             "DATA" if self.client == ClientMode::DataPending => {
-                self.client = if code == 354 { ClientMode::Data } else { ClientMode::Command };
+                self.client = if code == 354 {
+                    ClientMode::Data
+                } else {
+                    ClientMode::Command
+                };
             }
-            "DATA" | "BDAT" if success && ends_message => self.reset_transaction(),
             "MAIL" if !success => self.in_transaction = false,
             "RCPT" if !success => self.recipients = self.recipients.saturating_sub(1),
             "STARTTLS" if code == 220 => {
                 let len = strip_eol(&pdu.bytes).len();
                 response.push(Item::tree(Field::SmtpTls, 0, len));
-                pdu.anomaly(Expert::Tls, 0, len, "STARTTLS accepted: the session continues in TLS");
+                pdu.anomaly(
+                    Expert::Tls,
+                    0,
+                    len,
+                    "STARTTLS accepted: the session continues in TLS",
+                );
                 pdu.starts_tls = true;
                 self.client = ClientMode::TlsPending;
                 self.server = ServerMode::TlsPending;
@@ -957,7 +1351,11 @@ mod tests {
     }
 
     fn values(pdus: &[Pdu], field: Field) -> Vec<String> {
-        pdus.iter().flat_map(|p| p.flatten()).filter(|(i, _)| i.field == field).map(|(i, _)| i.value.to_string()).collect()
+        pdus.iter()
+            .flat_map(|p| p.flatten())
+            .filter(|(i, _)| i.field == field)
+            .map(|(i, _)| i.value.to_string())
+            .collect()
     }
 
     use Direction::{ToClient as S, ToServer as C};
@@ -968,13 +1366,27 @@ mod tests {
             (S, "220 mx ESMTP\r\n"),
             (C, "EHLO me\r\n"),
             (S, "250-mx\r\n250-PIPELINING\r\n250 8BITMIME\r\n"),
-            (C, "MAIL FROM:<a@x> SIZE=10\r\nRCPT TO:<b@y>\r\nDATA\r\nhi\r\n..dot\r\n.\r\n"),
-            (S, "250 2.1.0 ok\r\n550 5.1.1 no\r\n354 go\r\n250 2.0.0 queued\r\n"),
+            (
+                C,
+                "MAIL FROM:<a@x> SIZE=10\r\nRCPT TO:<b@y>\r\nDATA\r\nhi\r\n..dot\r\n.\r\n",
+            ),
+            (
+                S,
+                "250 2.1.0 ok\r\n550 5.1.1 no\r\n354 go\r\n250 2.0.0 queued\r\n",
+            ),
         ]);
-        assert_eq!(values(&pdus, Field::SmtpCapability), ["PIPELINING", "8BITMIME"]);
-        assert_eq!(values(&pdus, Field::SmtpMailFrom), ["a@x"]);
+        assert_eq!(
+            values(&pdus, Field::SmtpCapability),
+            ["PIPELINING", "8BITMIME"]
+        );
+        // Once on the command, once on the reply that answers it.
+        assert_eq!(values(&pdus, Field::SmtpMailFrom), ["a@x", "a@x"]);
+        assert_eq!(values(&pdus, Field::SmtpRcptTo), ["b@y", "b@y"]);
         assert_eq!(values(&pdus, Field::SmtpParameter), ["SIZE=10"]);
-        assert_eq!(values(&pdus, Field::SmtpReplyCommand), ["EHLO", "MAIL", "RCPT", "DATA", "DATA"]);
+        assert_eq!(
+            values(&pdus, Field::SmtpReplyCommand),
+            ["EHLO", "MAIL", "RCPT", "DATA", "DATA"]
+        );
         let message = pdus.iter().find_map(|p| p.message.clone()).unwrap();
         assert_eq!(message.content, b"hi\r\n.dot\r\n");
         assert_eq!(values(&pdus, Field::SmtpDataUnstuffedLines), ["1"]);
@@ -986,20 +1398,33 @@ mod tests {
         let mut whole = Smtp::default();
         let a = whole.feed(C, client.as_bytes(), 1).0;
         let mut split = Smtp::default();
-        let b: Vec<Pdu> = client.as_bytes().iter().flat_map(|b| split.feed(C, &[*b], 1).0).collect();
+        let b: Vec<Pdu> = client
+            .as_bytes()
+            .iter()
+            .flat_map(|b| split.feed(C, &[*b], 1).0)
+            .collect();
         assert_eq!(a, b);
         assert_eq!(values(&a, Field::AuthPassword), ["secret"]);
     }
 
     #[test]
     fn data_rejected_keeps_command_mode() {
-        let pdus = run(&[(C, "MAIL FROM:<a@x>\r\n"), (S, "250 ok\r\n"), (C, "DATA\r\n"), (S, "521 no\r\n"), (C, "QUIT\r\n")]);
+        let pdus = run(&[
+            (C, "MAIL FROM:<a@x>\r\n"),
+            (S, "250 ok\r\n"),
+            (C, "DATA\r\n"),
+            (S, "521 no\r\n"),
+            (C, "QUIT\r\n"),
+        ]);
         assert_eq!(values(&pdus, Field::SmtpCommand), ["MAIL", "DATA", "QUIT"]);
     }
 
     #[test]
     fn bdat_chunks_join_into_one_message() {
-        let pdus = run(&[(C, "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nBDAT 5\r\nhelloBDAT 6 LAST\r\n world")]);
+        let pdus = run(&[(
+            C,
+            "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nBDAT 5\r\nhelloBDAT 6 LAST\r\n world",
+        )]);
         let message = pdus.iter().find_map(|p| p.message.clone()).unwrap();
         assert_eq!(message.content, b"hello world");
         assert_eq!(values(&pdus, Field::SmtpBdatSize), ["5", "6"]);
@@ -1008,7 +1433,10 @@ mod tests {
     #[test]
     fn bad_bdat_size_is_flagged_with_the_value() {
         let pdus = run(&[(C, "BDAT 12x\r\n")]);
-        assert!(pdus[0].anomalies.iter().any(|a| a.message == "BDAT size \"12x\" is not a number"));
+        assert!(pdus[0]
+            .anomalies
+            .iter()
+            .any(|a| a.message == "BDAT size \"12x\" is not a number"));
     }
 
     #[test]
@@ -1037,7 +1465,11 @@ mod tests {
 
     #[test]
     fn starttls_followed_by_clear_text_keeps_parsing() {
-        let pdus = run(&[(C, "STARTTLS\r\n"), (S, "220 go\r\n"), (C, "EHLO again\r\n")]);
+        let pdus = run(&[
+            (C, "STARTTLS\r\n"),
+            (S, "220 go\r\n"),
+            (C, "EHLO again\r\n"),
+        ]);
         assert_eq!(values(&pdus, Field::SmtpHelo), ["again"]);
     }
 }

@@ -1,1 +1,86 @@
-fn main() {}
+//! `mailscope CAPTURE`: what the mail traffic in a capture file carried.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use mailscope_harness::{analyze_file, render, Options};
+
+/// Progress is shown for captures at least this large, when stderr is a terminal.
+const PROGRESS_MIN_BYTES: u64 = 8 * 1024 * 1024;
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum Format {
+    /// A readable tree per frame, like `tshark -V` limited to mail fields.
+    Tree,
+    /// One JSON object per line for each frame carrying mail fields.
+    Json,
+    /// Credentials and messages per connection.
+    Summary,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mailscope",
+    version,
+    about = "Looks inside SMTP traffic in pcap and pcapng captures"
+)]
+struct Args {
+    /// The capture file (pcap or pcapng).
+    capture: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Tree)]
+    format: Format,
+    /// Also treat this TCP port as SMTP (repeatable); 25, 587 and 2525 always are,
+    /// and SMTP on any other port is found by its content.
+    #[arg(long = "smtp-port", value_name = "PORT")]
+    smtp_ports: Vec<u16>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let size = std::fs::metadata(&args.capture)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let bar = (std::io::stderr().is_terminal() && size >= PROGRESS_MIN_BYTES).then(|| {
+        let bar = ProgressBar::new(size);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let options = Options {
+        smtp_ports: args.smtp_ports.clone(),
+    };
+    let report = analyze_file(&args.capture, options, |read| {
+        if let Some(bar) = &bar {
+            bar.set_position(read);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let text = match args.format {
+        Format::Tree => render::tree(&report),
+        Format::Json => render::json_lines(&report),
+        Format::Summary => render::summary(&report),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
+        return ExitCode::from(1);
+    }
+    match &report.error {
+        Some(error) => {
+            eprintln!("mailscope: {}: {error}", args.capture.display());
+            ExitCode::from(2)
+        }
+        None => ExitCode::SUCCESS,
+    }
+}

@@ -1,0 +1,328 @@
+//! Runs the core over every mail connection in a capture.
+//!
+//! Connections are found by port (25, 587, 2525 and `--smtp-port`) or by
+//! content, with the same per-packet rules the Wireshark plugin's
+//! heuristic uses, so both see the same connections from the same frame on.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use mailscope::detect::{self, Protocol};
+use mailscope::{Connection, Credential, Direction, Pdu};
+
+use crate::capture::{read_capture, CaptureError, TcpSegment};
+
+/// Payload packets looked at before a connection is given up as not mail.
+const DETECTION_PACKETS: u32 = 8;
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Extra ports on which SMTP is assumed without looking at content.
+    pub smtp_ports: Vec<u16>,
+}
+
+pub type Endpoint = (IpAddr, u16);
+
+/// A connection carrying mail.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    pub id: usize,
+    pub protocol: Protocol,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub first_frame: u64,
+    pub last_frame: u64,
+}
+
+/// PDUs completed by one frame.
+#[derive(Debug)]
+pub struct FrameRecord {
+    pub frame: u64,
+    pub connection: usize,
+    pub pdus: Vec<Pdu>,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub frames: Vec<FrameRecord>,
+    pub connections: Vec<ConnectionInfo>,
+    /// PDUs only the end of the capture completed (an open message, bytes after a hole), per connection.
+    pub at_end: Vec<(usize, Vec<Pdu>)>,
+    pub frames_read: u64,
+    pub error: Option<CaptureError>,
+}
+
+enum FlowState {
+    Undecided {
+        payloads: u32,
+    },
+    NotMail,
+    Mail {
+        id: usize,
+        client: Endpoint,
+        connection: Box<Connection>,
+    },
+}
+
+struct Flow {
+    /// First payload byte's sequence number per endpoint, from SYN and SYN-ACK.
+    first_seq: HashMap<Endpoint, u32>,
+    state: FlowState,
+}
+
+fn flow_key(a: Endpoint, b: Endpoint) -> (Endpoint, Endpoint) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// Incremental analysis: feed segments in capture order, then `finish`.
+pub struct Analyzer {
+    options: Options,
+    flows: HashMap<(Endpoint, Endpoint), Flow>,
+    report: Report,
+}
+
+impl Analyzer {
+    pub fn new(options: Options) -> Self {
+        Analyzer {
+            options,
+            flows: HashMap::new(),
+            report: Report::default(),
+        }
+    }
+
+    fn protocol_on_port(&self, port: u16) -> Option<Protocol> {
+        if self.options.smtp_ports.contains(&port) {
+            return Some(Protocol::Smtp);
+        }
+        detect::by_port(port)
+    }
+
+    pub fn segment(&mut self, segment: TcpSegment<'_>) {
+        let key = flow_key(segment.src, segment.dst);
+        let by_port_dst = self.protocol_on_port(segment.dst.1);
+        let by_port_src = self.protocol_on_port(segment.src.1);
+        let flow = self.flows.entry(key).or_insert_with(|| Flow {
+            first_seq: HashMap::new(),
+            state: FlowState::Undecided { payloads: 0 },
+        });
+        if segment.syn {
+            if segment.rst {
+                return;
+            }
+            flow.first_seq
+                .insert(segment.src, segment.seq.wrapping_add(1));
+            // A new SYN on a finished 4-tuple starts a new connection.
+            if matches!(flow.state, FlowState::Mail { .. }) && segment.ack.is_none() {
+                flow.state = FlowState::Undecided { payloads: 0 };
+                flow.first_seq
+                    .retain(|endpoint, _| *endpoint == segment.src);
+            }
+            return;
+        }
+        if segment.payload.is_empty() {
+            return;
+        }
+        if let FlowState::Undecided { payloads } = &mut flow.state {
+            let decided = if let Some(protocol) = by_port_dst {
+                Some((protocol, segment.src, segment.dst))
+            } else if let Some(protocol) = by_port_src {
+                Some((protocol, segment.dst, segment.src))
+            } else {
+                detect::by_content(segment.payload).map(|(protocol, direction)| match direction {
+                    Direction::ToServer => (protocol, segment.src, segment.dst),
+                    Direction::ToClient => (protocol, segment.dst, segment.src),
+                })
+            };
+            match decided {
+                Some((protocol, client, server)) => {
+                    let id = self.report.connections.len() + 1;
+                    let mut connection = Box::new(Connection::new(protocol));
+                    if let Some(seq) = flow.first_seq.get(&client) {
+                        connection.start_at(Direction::ToServer, *seq);
+                    }
+                    if let Some(seq) = flow.first_seq.get(&server) {
+                        connection.start_at(Direction::ToClient, *seq);
+                    }
+                    self.report.connections.push(ConnectionInfo {
+                        id,
+                        protocol,
+                        client,
+                        server,
+                        first_frame: segment.frame,
+                        last_frame: segment.frame,
+                    });
+                    flow.state = FlowState::Mail {
+                        id,
+                        client,
+                        connection,
+                    };
+                }
+                None => {
+                    *payloads += 1;
+                    if *payloads >= DETECTION_PACKETS {
+                        flow.state = FlowState::NotMail;
+                    }
+                    return;
+                }
+            }
+        }
+        let FlowState::Mail {
+            id,
+            client,
+            connection,
+        } = &mut flow.state
+        else {
+            return;
+        };
+        let direction = if segment.src == *client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let out = connection.segment(
+            direction,
+            segment.seq,
+            segment.ack,
+            segment.payload,
+            segment.frame,
+        );
+        let id = *id;
+        self.report.connections[id - 1].last_frame = segment.frame;
+        if !out.pdus.is_empty() {
+            self.report.frames.push(FrameRecord {
+                frame: segment.frame,
+                connection: id,
+                pdus: out.pdus,
+            });
+        }
+    }
+
+    pub fn finish(mut self, frames_read: u64, error: Option<CaptureError>) -> Report {
+        let mut flows: Vec<_> = self.flows.into_values().collect();
+        flows.sort_by_key(|f| match &f.state {
+            FlowState::Mail { id, .. } => *id,
+            _ => 0,
+        });
+        for flow in flows {
+            if let FlowState::Mail {
+                id, mut connection, ..
+            } = flow.state
+            {
+                let last = self.report.connections[id - 1].last_frame;
+                let pdus = connection.finish(last);
+                if !pdus.is_empty() {
+                    self.report.at_end.push((id, pdus));
+                }
+            }
+        }
+        self.report.frames_read = frames_read;
+        self.report.error = error;
+        self.report
+    }
+}
+
+/// Reads and analyses a whole capture; a read error is kept in the report with everything read before it.
+pub fn analyze_file(path: &Path, options: Options, on_progress: impl FnMut(u64)) -> Report {
+    let mut analyzer = Analyzer::new(options);
+    let result = read_capture(path, |segment| analyzer.segment(segment), on_progress);
+    match result {
+        Ok(frames) => analyzer.finish(frames, None),
+        Err(error) => {
+            let frames = match &error {
+                CaptureError::Truncated { frames, .. } | CaptureError::Corrupt { frames, .. } => {
+                    *frames
+                }
+                _ => 0,
+            };
+            analyzer.finish(frames, Some(error))
+        }
+    }
+}
+
+/// What a connection carried, for the summary.
+#[derive(Debug, Default, Clone)]
+pub struct MessageSummary {
+    pub frame: u64,
+    pub transaction: u32,
+    pub mail_from: Option<String>,
+    pub rcpt_to: Vec<String>,
+    pub size: usize,
+    pub complete: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ConnectionSummary {
+    pub credentials: Vec<Credential>,
+    pub messages: Vec<MessageSummary>,
+}
+
+/// Credentials with their outcome, and messages with their envelope, per connection.
+pub fn summarize(report: &Report) -> Vec<ConnectionSummary> {
+    use mailscope::Field;
+    let mut out = vec![ConnectionSummary::default(); report.connections.len()];
+    let mut envelopes: Vec<(Option<String>, Vec<String>)> =
+        vec![(None, Vec::new()); report.connections.len()];
+    let end = report
+        .at_end
+        .iter()
+        .flat_map(|(id, pdus)| pdus.iter().map(move |p| (*id, p)));
+    let all = report
+        .frames
+        .iter()
+        .flat_map(|f| f.pdus.iter().map(move |p| (f.connection, p)))
+        .chain(end);
+    for (id, pdu) in all {
+        let summary = &mut out[id - 1];
+        let envelope = &mut envelopes[id - 1];
+        let code = pdu
+            .flatten()
+            .iter()
+            .find(|(i, _)| i.field == Field::SmtpReplyCode)
+            .map(|(i, _)| i.value.to_string());
+        let refused = code.is_some_and(|c| c.starts_with('4') || c.starts_with('5'));
+        for (item, _) in pdu.flatten() {
+            let value = item.value.as_str().map(str::to_string);
+            match (pdu.direction, item.field) {
+                (Direction::ToServer, Field::SmtpMailFrom) => *envelope = (value, Vec::new()),
+                (Direction::ToServer, Field::SmtpRcptTo) => envelope.1.extend(value),
+                // A refused recipient, possibly answered after a pipelined message was sent.
+                (Direction::ToClient, Field::SmtpRcptTo) if refused => {
+                    envelope.1.retain(|r| Some(r) != value.as_ref());
+                    if let Some(m) = summary.messages.last_mut() {
+                        m.rcpt_to.retain(|r| Some(r) != value.as_ref());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(credential) = &pdu.credential {
+            summary.credentials.push(credential.clone());
+        }
+        if let Some((frame, success)) = pdu.auth_outcome {
+            if let Some(c) = summary
+                .credentials
+                .iter_mut()
+                .rev()
+                .find(|c| c.frame == frame)
+            {
+                c.success = Some(success);
+            }
+        }
+        if let Some(message) = &pdu.message {
+            summary.messages.push(MessageSummary {
+                frame: pdu.frame,
+                transaction: message.transaction,
+                mail_from: envelope.0.clone(),
+                rcpt_to: envelope.1.clone(),
+                size: message.content.len(),
+                complete: !message.truncated,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,205 @@
+//! Reading pcap and pcapng files down to TCP segments.
+//!
+//! Link types: Ethernet (with VLAN tags), Linux cooked capture v1 and v2,
+//! raw IPv4/IPv6, and BSD loopback (NULL and LOOP). A file that ends inside
+//! a packet is reported as truncated after every whole packet was handed on.
+
+use std::fs::File;
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::Path;
+
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use pcap_parser::traits::PcapNGPacketBlock;
+use pcap_parser::{create_reader, Block, Linktype, PcapBlockOwned, PcapError};
+
+/// One TCP segment with its addresses, in capture order.
+#[derive(Debug, Clone)]
+pub struct TcpSegment<'a> {
+    /// Wireshark's frame number: 1-based position in the file, counting every packet.
+    pub frame: u64,
+    pub src: (IpAddr, u16),
+    pub dst: (IpAddr, u16),
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub syn: bool,
+    pub fin: bool,
+    pub rst: bool,
+    pub payload: &'a [u8],
+}
+
+/// Why a capture could not be read to its end.
+#[derive(Debug)]
+pub enum CaptureError {
+    Open(String),
+    NotACapture(String),
+    Truncated { frames: u64, detail: String },
+    Corrupt { frames: u64, detail: String },
+}
+
+impl std::fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaptureError::Open(e) => write!(f, "cannot open capture: {e}"),
+            CaptureError::NotACapture(e) => write!(f, "not a pcap or pcapng file: {e}"),
+            CaptureError::Truncated { frames, detail } => {
+                write!(f, "capture is truncated after frame {frames}: {detail}")
+            }
+            CaptureError::Corrupt { frames, detail } => {
+                write!(f, "capture is corrupt after frame {frames}: {detail}")
+            }
+        }
+    }
+}
+
+const LINKTYPE_NULL: i32 = 0;
+const LINKTYPE_ETHERNET: i32 = 1;
+const LINKTYPE_RAW: i32 = 101;
+const LINKTYPE_LOOP: i32 = 108;
+const LINKTYPE_LINUX_SLL: i32 = 113;
+const LINKTYPE_IPV4: i32 = 228;
+const LINKTYPE_IPV6: i32 = 229;
+const LINKTYPE_LINUX_SLL2: i32 = 276;
+/// DLT_RAW as some BSDs number it.
+const DLT_RAW_BSD: [i32; 2] = [12, 14];
+
+/// The IP packet inside a link-layer frame.
+fn slice(linktype: Linktype, data: &[u8]) -> Option<SlicedPacket<'_>> {
+    match linktype.0 {
+        LINKTYPE_ETHERNET => SlicedPacket::from_ethernet(data).ok(),
+        LINKTYPE_LINUX_SLL => SlicedPacket::from_linux_sll(data).ok(),
+        // SLL2: protocol type (2), reserved (2), ifindex (4), hatype (2), pkttype (1), addr len (1), addr (8).
+        LINKTYPE_LINUX_SLL2 => SlicedPacket::from_ip(data.get(20..)?).ok(),
+        LINKTYPE_NULL | LINKTYPE_LOOP => SlicedPacket::from_ip(data.get(4..)?).ok(),
+        LINKTYPE_RAW | LINKTYPE_IPV4 | LINKTYPE_IPV6 => SlicedPacket::from_ip(data).ok(),
+        other if DLT_RAW_BSD.contains(&other) => SlicedPacket::from_ip(data).ok(),
+        _ => None,
+    }
+}
+
+fn tcp_segment(frame: u64, linktype: Linktype, data: &[u8]) -> Option<TcpSegment<'_>> {
+    let packet = slice(linktype, data)?;
+    let (src, dst) = match packet.net? {
+        NetSlice::Ipv4(ip) => {
+            if ip.is_payload_fragmented() {
+                return None;
+            }
+            (
+                IpAddr::V4(ip.header().source_addr()),
+                IpAddr::V4(ip.header().destination_addr()),
+            )
+        }
+        NetSlice::Ipv6(ip) => {
+            if ip.is_payload_fragmented() {
+                return None;
+            }
+            (
+                IpAddr::V6(ip.header().source_addr()),
+                IpAddr::V6(ip.header().destination_addr()),
+            )
+        }
+        _ => return None,
+    };
+    let TransportSlice::Tcp(tcp) = packet.transport? else {
+        return None;
+    };
+    Some(TcpSegment {
+        frame,
+        src: (src, tcp.source_port()),
+        dst: (dst, tcp.destination_port()),
+        seq: tcp.sequence_number(),
+        ack: tcp.ack().then(|| tcp.acknowledgment_number()),
+        syn: tcp.syn(),
+        fin: tcp.fin(),
+        rst: tcp.rst(),
+        payload: tcp.payload(),
+    })
+}
+
+/// Reads `path`, calling `on_segment` for every TCP segment and `on_progress`
+/// with bytes read so far. Returns the number of frames read.
+pub fn read_capture(
+    path: &Path,
+    mut on_segment: impl FnMut(TcpSegment<'_>),
+    mut on_progress: impl FnMut(u64),
+) -> Result<u64, CaptureError> {
+    let file =
+        File::open(path).map_err(|e| CaptureError::Open(format!("{}: {e}", path.display())))?;
+    read_from(file, &mut on_segment, &mut on_progress)
+}
+
+pub fn read_from(
+    input: impl Read + Send + 'static,
+    on_segment: &mut dyn FnMut(TcpSegment<'_>),
+    on_progress: &mut dyn FnMut(u64),
+) -> Result<u64, CaptureError> {
+    let mut reader =
+        create_reader(1 << 20, input).map_err(|e| CaptureError::NotACapture(format!("{e:?}")))?;
+    let mut interfaces: Vec<Linktype> = Vec::new();
+    let mut legacy_linktype = Linktype(LINKTYPE_ETHERNET);
+    let mut frames = 0u64;
+    let mut consumed = 0u64;
+    loop {
+        match reader.next() {
+            Ok((offset, block)) => {
+                let packet: Option<(Linktype, &[u8])> = match &block {
+                    PcapBlockOwned::LegacyHeader(header) => {
+                        legacy_linktype = header.network;
+                        None
+                    }
+                    PcapBlockOwned::Legacy(b) => Some((legacy_linktype, b.data)),
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        interfaces.clear();
+                        None
+                    }
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        interfaces.push(idb.linktype);
+                        None
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        let linktype = interfaces
+                            .get(epb.if_id as usize)
+                            .copied()
+                            .unwrap_or(Linktype(-1));
+                        Some((linktype, epb.packet_data()))
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                        let linktype = interfaces.first().copied().unwrap_or(Linktype(-1));
+                        Some((linktype, spb.packet_data()))
+                    }
+                    PcapBlockOwned::NG(_) => None,
+                };
+                if let Some((linktype, data)) = packet {
+                    frames += 1;
+                    if let Some(segment) = tcp_segment(frames, linktype, data) {
+                        on_segment(segment);
+                    }
+                }
+                consumed += offset as u64;
+                on_progress(consumed);
+                reader.consume(offset);
+            }
+            Err(PcapError::Eof) => return Ok(frames),
+            Err(PcapError::Incomplete(_)) => {
+                if let Err(e) = reader.refill() {
+                    return Err(CaptureError::Truncated {
+                        frames,
+                        detail: format!("{e:?}"),
+                    });
+                }
+            }
+            Err(PcapError::UnexpectedEof) => {
+                return Err(CaptureError::Truncated {
+                    frames,
+                    detail: "the file ends inside a packet".into(),
+                })
+            }
+            Err(e) => {
+                return Err(CaptureError::Corrupt {
+                    frames,
+                    detail: format!("{e:?}"),
+                })
+            }
+        }
+    }
+}

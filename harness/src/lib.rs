@@ -1,0 +1,9 @@
+//! The headless harness: reads captures, runs the mailscope core over every
+//! mail connection, and renders what it found. It depends on the core only
+//! and builds on machines without Wireshark.
+
+pub mod analyze;
+pub mod capture;
+pub mod render;
+
+pub use analyze::{analyze_file, summarize, Options, Report};

@@ -1,0 +1,276 @@
+//! Text forms of a report: a tshark-like tree, JSON lines, a summary, and
+//! the snapshot form that prints every item beside the bytes it covers.
+
+use std::fmt::Write as _;
+
+use mailscope::{FieldKind, Item, Pdu, Severity, Value};
+use serde_json::{json, Value as Json};
+
+use crate::analyze::{summarize, ConnectionInfo, Report};
+
+fn severity_name(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Chat => "Chat",
+        Severity::Note => "Note",
+        Severity::Warn => "Warning",
+        Severity::Error => "Error",
+    }
+}
+
+fn json_value(value: &Value) -> Json {
+    match value {
+        Value::None => Json::Null,
+        Value::Str(s) => Json::String(s.clone()),
+        Value::UInt(n) => json!(n),
+        Value::Bool(b) => json!(b),
+    }
+}
+
+fn endpoint(e: &(std::net::IpAddr, u16)) -> String {
+    match e.0 {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", e.1),
+        std::net::IpAddr::V4(ip) => format!("{ip}:{}", e.1),
+    }
+}
+
+fn connection_line(c: &ConnectionInfo) -> String {
+    format!(
+        "{} {} -> {}",
+        c.protocol.name(),
+        endpoint(&c.client),
+        endpoint(&c.server)
+    )
+}
+
+/// The label of one item as Wireshark would show it.
+fn label(item: &Item) -> String {
+    match (&item.value, item.field.kind()) {
+        (Value::None, _) | (_, FieldKind::None) => item.field.name().to_string(),
+        (value, _) => format!("{}: {}", item.field.name(), value),
+    }
+}
+
+/// One JSON object per frame that carries mail fields.
+pub fn json_lines(report: &Report) -> String {
+    let mut out = String::new();
+    for record in &report.frames {
+        let mut fields = Vec::new();
+        let mut info = Vec::new();
+        let mut experts = Vec::new();
+        for pdu in &record.pdus {
+            for (item, _) in pdu.flatten() {
+                fields.push(json!({"name": item.field.abbrev(), "value": json_value(&item.value)}));
+            }
+            for anomaly in &pdu.anomalies {
+                experts.push(json!({"name": anomaly.expert.abbrev(), "message": anomaly.message}));
+            }
+            info.push(Json::String(pdu.info.clone()));
+        }
+        let line = json!({
+            "frame": record.frame,
+            "connection": record.connection,
+            "info": info,
+            "fields": fields,
+            "experts": experts,
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn tree_pdu(out: &mut String, pdu: &Pdu) {
+    writeln!(out, "  {}", pdu.info).unwrap();
+    for (item, depth) in pdu.flatten() {
+        writeln!(out, "    {}{}", "    ".repeat(depth), label(item)).unwrap();
+    }
+    for anomaly in &pdu.anomalies {
+        writeln!(
+            out,
+            "    [Expert Info ({}/{:?}): {}]",
+            severity_name(anomaly.expert.severity()),
+            anomaly.expert.group(),
+            anomaly.message
+        )
+        .unwrap();
+    }
+}
+
+/// A readable tree per frame, like `tshark -V` limited to mail fields.
+pub fn tree(report: &Report) -> String {
+    let mut out = String::new();
+    for record in &report.frames {
+        let c = &report.connections[record.connection - 1];
+        writeln!(
+            out,
+            "Frame {} (connection {}: {})",
+            record.frame,
+            c.id,
+            connection_line(c)
+        )
+        .unwrap();
+        for pdu in &record.pdus {
+            tree_pdu(&mut out, pdu);
+        }
+        out.push('\n');
+    }
+    for (id, pdus) in &report.at_end {
+        writeln!(out, "End of capture (connection {id})").unwrap();
+        for pdu in pdus {
+            tree_pdu(&mut out, pdu);
+        }
+    }
+    out
+}
+
+/// Credentials and messages per connection.
+pub fn summary(report: &Report) -> String {
+    let mut out = String::new();
+    for (c, s) in report.connections.iter().zip(summarize(report)) {
+        writeln!(
+            out,
+            "connection {}: {} (frames {}-{})",
+            c.id,
+            connection_line(c),
+            c.first_frame,
+            c.last_frame
+        )
+        .unwrap();
+        for cred in &s.credentials {
+            let mut line = format!("  credential frame {}: {}", cred.frame, cred.mechanism);
+            let parts = [
+                ("user", &cred.username),
+                ("password", &cred.password),
+                ("authzid", &cred.authzid),
+                ("token", &cred.token),
+                ("domain", &cred.domain),
+                ("host", &cred.host),
+            ];
+            for (name, value) in parts {
+                if let Some(value) = value {
+                    write!(line, " {name}={value:?}").unwrap();
+                }
+            }
+            let result = match cred.success {
+                Some(true) => "success",
+                Some(false) => "failure",
+                None => "unknown",
+            };
+            writeln!(out, "{line} result={result}").unwrap();
+        }
+        for m in &s.messages {
+            writeln!(
+                out,
+                "  message frame {}: transaction {}, from {:?}, to {:?}, {} bytes{}",
+                m.frame,
+                m.transaction,
+                m.mail_from.as_deref().unwrap_or(""),
+                m.rcpt_to,
+                m.size,
+                if m.complete { "" } else { " (incomplete)" }
+            )
+            .unwrap();
+        }
+    }
+    out
+}
+
+/// At most `max` bytes shown as escaped text.
+fn show_bytes(bytes: &[u8], max: usize) -> String {
+    let mut out = String::new();
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => write!(out, "\\x{b:02x}").unwrap(),
+        }
+    }
+    if bytes.len() > max {
+        write!(out, "...(+{})", bytes.len() - max).unwrap();
+    }
+    out
+}
+
+fn snapshot_pdu(out: &mut String, pdu: &Pdu) {
+    writeln!(
+        out,
+        "  {} @{}+{}",
+        pdu.info,
+        pdu.stream_offset,
+        pdu.bytes.len()
+    )
+    .unwrap();
+    for (item, depth) in pdu.flatten() {
+        let end = (item.offset + item.len).min(pdu.bytes.len());
+        let covered = &pdu.bytes[item.offset.min(end)..end];
+        let value = match &item.value {
+            Value::None => String::new(),
+            Value::Str(s) => format!(" = {s:?}"),
+            other => format!(" = {other}"),
+        };
+        writeln!(
+            out,
+            "    {}{}{}  [{}+{}] \"{}\"",
+            "  ".repeat(depth),
+            item.field.abbrev(),
+            value,
+            item.offset,
+            item.len,
+            show_bytes(covered, 48)
+        )
+        .unwrap();
+    }
+    for anomaly in &pdu.anomalies {
+        writeln!(
+            out,
+            "    ! {}: {}  [{}+{}]",
+            anomaly.expert.abbrev(),
+            anomaly.message,
+            anomaly.offset,
+            anomaly.len
+        )
+        .unwrap();
+    }
+}
+
+/// The snapshot form: every item with its span and the bytes under it.
+pub fn snapshot(report: &Report) -> String {
+    let mut out = String::new();
+    for c in &report.connections {
+        writeln!(
+            out,
+            "connection {}: {} (frames {}-{})",
+            c.id,
+            connection_line(c),
+            c.first_frame,
+            c.last_frame
+        )
+        .unwrap();
+    }
+    for record in &report.frames {
+        writeln!(
+            out,
+            "frame {} (connection {})",
+            record.frame, record.connection
+        )
+        .unwrap();
+        for pdu in &record.pdus {
+            snapshot_pdu(&mut out, pdu);
+        }
+    }
+    for (id, pdus) in &report.at_end {
+        writeln!(out, "end of capture (connection {id})").unwrap();
+        for pdu in pdus {
+            snapshot_pdu(&mut out, pdu);
+        }
+    }
+    out.push_str("\nsummary\n");
+    out.push_str(&summary(report));
+    if let Some(error) = &report.error {
+        writeln!(out, "error: {error}").unwrap();
+    }
+    out
+}

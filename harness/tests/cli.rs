@@ -1,0 +1,121 @@
+//! The `mailscope` command as a user runs it.
+
+mod common;
+
+use std::process::Command;
+
+use common::fixture;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mailscope"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn json_lines_carry_frame_and_fields_in_tree_order() {
+    let path = fixture("auth-plain");
+    let (code, stdout, _) = run(&["--format", "json", path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let frames: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let auth = frames
+        .iter()
+        .find(|f| {
+            f["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["name"] == "mail.auth.password")
+        })
+        .expect("a frame with the password");
+    assert_eq!(auth["frame"], 10);
+    let names: Vec<&str> = auth["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    let user = names
+        .iter()
+        .position(|n| *n == "mail.auth.username")
+        .unwrap();
+    let password = names
+        .iter()
+        .position(|n| *n == "mail.auth.password")
+        .unwrap();
+    assert!(
+        names[0] == "mail.smtp.request" && user < password,
+        "{names:?}"
+    );
+    let value = |name: &str| {
+        auth["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(value("mail.auth.username"), "alice");
+    assert_eq!(value("mail.auth.password"), "wonderland");
+    assert_eq!(
+        auth["info"][0],
+        "C: AUTH PLAIN YWRtaW4AYWxpY2UAd29uZGVybGFuZA== (user: alice)"
+    );
+}
+
+#[test]
+fn summary_lists_credentials_with_outcome() {
+    let path = fixture("auth-plain-two-step-failure");
+    let (code, stdout, _) = run(&["--format", "summary", path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("PLAIN user=\"carol\" password=\"guess1\" result=failure"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("LOGIN user=\"carol\" password=\"correct horse\" result=success"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn truncated_capture_exits_non_zero_after_printing_what_was_read() {
+    let path = fixture("truncated-file");
+    let (code, stdout, stderr) = run(&["--format", "summary", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stdout.contains("password=\"cutshort\""), "{stdout}");
+    assert!(stderr.contains("truncated after frame"), "{stderr}");
+}
+
+#[test]
+fn unreadable_inputs_get_clear_errors() {
+    let (code, _, stderr) = run(&["/nonexistent/capture.pcap"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot open capture"), "{stderr}");
+    let readme = common::root().join("fixtures/auth-plain/README.md");
+    let (code, _, stderr) = run(&[readme.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not a pcap or pcapng file"), "{stderr}");
+}
+
+#[test]
+fn port_override_and_tree_output() {
+    let path = fixture("auth-cram-md5");
+    let (code, stdout, _) = run(&["--smtp-port", "10025", path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("Frame 14 (connection 1: SMTP 192.0.2.10:50000 -> 192.0.2.25:25)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Username: frank"), "{stdout}");
+}

@@ -1,0 +1,66 @@
+//! Helpers shared by the harness's integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use mailscope::{Credential, Field};
+use mailscope_harness::{analyze_file, summarize, Options, Report};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    let dir = root().join("fixtures").join(name);
+    for file in ["capture.pcap", "capture.pcapng"] {
+        if dir.join(file).exists() {
+            return dir.join(file);
+        }
+    }
+    panic!("fixture {name} has no capture file");
+}
+
+/// `../shared/pcaps`, when the checkout has it beside it.
+pub fn shared() -> Option<PathBuf> {
+    let dir = root().parent()?.join("shared").join("pcaps");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "note: {} is not there; shared-capture checks skipped",
+            dir.display()
+        );
+        None
+    }
+}
+
+pub fn analyze(path: &Path) -> Report {
+    analyze_file(path, Options::default(), |_| {})
+}
+
+pub fn credentials(report: &Report) -> Vec<Credential> {
+    summarize(report)
+        .into_iter()
+        .flat_map(|s| s.credentials)
+        .collect()
+}
+
+/// Every value of `field` in the report, in frame order.
+pub fn values(report: &Report, field: Field) -> Vec<String> {
+    report
+        .frames
+        .iter()
+        .flat_map(|f| f.pdus.iter())
+        .flat_map(|p| {
+            p.flatten()
+                .into_iter()
+                .map(|(i, _)| i.clone())
+                .collect::<Vec<_>>()
+        })
+        .filter(|i| i.field == field)
+        .map(|i| i.value.to_string())
+        .collect()
+}

@@ -1,0 +1,388 @@
+//! The project's own fixtures: one snapshot each, and the facts each was built to carry.
+
+mod common;
+
+use common::{analyze, credentials, fixture, values};
+use mailscope::Field;
+use mailscope_harness::{render, summarize};
+
+#[test]
+fn snapshots() {
+    insta::glob!("../../fixtures", "*/capture.*", |path| {
+        let report = analyze(path);
+        insta::assert_snapshot!(render::snapshot(&report));
+    });
+}
+
+/// (mechanism, username, secret, success) of one credential.
+type CredentialFacts = (String, Option<String>, Option<String>, Option<bool>);
+
+/// The facts of every credential in a fixture.
+fn creds(name: &str) -> Vec<CredentialFacts> {
+    credentials(&analyze(&fixture(name)))
+        .into_iter()
+        .map(|c| (c.mechanism, c.username, c.password.or(c.token), c.success))
+        .collect()
+}
+
+fn some(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
+#[test]
+fn plain_with_authzid() {
+    let report = analyze(&fixture("auth-plain"));
+    let c = &credentials(&report)[0];
+    assert_eq!(
+        (
+            c.authzid.as_deref(),
+            c.username.as_deref(),
+            c.password.as_deref()
+        ),
+        (Some("admin"), Some("alice"), Some("wonderland"))
+    );
+    assert_eq!(c.success, Some(true));
+    let s = summarize(&report);
+    // Two dot-stuffed lines were unstuffed; the content keeps one dot each.
+    assert_eq!(values(&report, Field::SmtpDataUnstuffedLines), ["2"]);
+    let message = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .find_map(|p| p.message.clone())
+        .unwrap();
+    let text = String::from_utf8(message.content).unwrap();
+    assert!(text.contains("\r\n.hidden\r\n..two\r\n"), "{text}");
+    assert_eq!(s[0].messages[0].rcpt_to, ["bob@example.org"]);
+}
+
+#[test]
+fn failed_plain_then_login() {
+    assert_eq!(
+        creds("auth-plain-two-step-failure"),
+        [
+            ("PLAIN".into(), some("carol"), some("guess1"), Some(false)),
+            (
+                "LOGIN".into(),
+                some("carol"),
+                some("correct horse"),
+                Some(true)
+            ),
+        ]
+    );
+    let report = analyze(&fixture("auth-plain-two-step-failure"));
+    assert_eq!(values(&report, Field::AuthResult), ["failure", "success"]);
+}
+
+#[test]
+fn login_prompts_and_split_message() {
+    assert_eq!(
+        creds("auth-login-split-message"),
+        [("LOGIN".into(), some("dave"), some("pa55word"), Some(true))]
+    );
+    let report = analyze(&fixture("auth-login-split-message"));
+    assert_eq!(
+        values(&report, Field::AuthChallenge),
+        ["Username:", "Password:"]
+    );
+    let s = summarize(&report);
+    assert_eq!(s[0].messages.len(), 1);
+    assert!(s[0].messages[0].size > 6000);
+    // The content crossed ~60 segments yet is one PDU attributed to the frame with its last byte.
+    assert_eq!(values(&report, Field::SmtpDataComplete), ["True"]);
+}
+
+#[test]
+fn login_with_initial_response_and_odd_prompt() {
+    assert_eq!(
+        creds("auth-login-odd-prompts"),
+        [("LOGIN".into(), some("eve"), some("hunter2"), Some(true))]
+    );
+}
+
+#[test]
+fn cram_md5_challenge_user_digest() {
+    let report = analyze(&fixture("auth-cram-md5"));
+    assert_eq!(
+        values(&report, Field::AuthChallenge),
+        ["<1896.697170952@mail.example.org>"]
+    );
+    assert_eq!(values(&report, Field::AuthUsername), ["frank", "frank"]);
+    let digest = &values(&report, Field::AuthResponse)[0];
+    assert!(
+        digest.len() == 32 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{digest}"
+    );
+}
+
+#[test]
+fn digest_md5_directives_and_rspauth() {
+    let report = analyze(&fixture("auth-digest-md5"));
+    assert_eq!(
+        values(&report, Field::AuthRealm),
+        ["example.org", "example.org"]
+    );
+    assert_eq!(
+        values(&report, Field::AuthDigestUri),
+        ["smtp/mail.example.org"]
+    );
+    assert_eq!(values(&report, Field::AuthCnonce), ["OA6MHXh6VqTrRk"]);
+    assert_eq!(values(&report, Field::AuthRspauth).len(), 1);
+    assert_eq!(
+        creds("auth-digest-md5"),
+        [("DIGEST-MD5".into(), some("grace"), None, Some(true))]
+    );
+}
+
+#[test]
+fn scram_sha1_and_sha256() {
+    let report = analyze(&fixture("auth-scram"));
+    assert_eq!(
+        values(&report, Field::AuthMechanism)
+            .first()
+            .map(String::as_str),
+        Some("SCRAM-SHA-1")
+    );
+    assert_eq!(values(&report, Field::AuthIterations), ["4096", "4096"]);
+    // The salt as sent: base64 of the salt bytes "QSXCR+Q6sek8bf92".
+    assert_eq!(
+        values(&report, Field::AuthSalt),
+        ["UVNYQ1IrUTZzZWs4YmY5Mg==", "UVNYQ1IrUTZzZWs4YmY5Mg=="]
+    );
+    assert_eq!(values(&report, Field::AuthProof).len(), 2);
+    assert_eq!(values(&report, Field::AuthVerifier).len(), 2);
+    assert_eq!(
+        creds("auth-scram"),
+        [
+            ("SCRAM-SHA-1".into(), some("heidi"), None, Some(true)),
+            ("SCRAM-SHA-256".into(), some("ivan"), None, Some(true))
+        ]
+    );
+}
+
+#[test]
+fn xoauth2_failure_then_success() {
+    assert_eq!(
+        creds("auth-xoauth2"),
+        [
+            (
+                "XOAUTH2".into(),
+                some("judy@example.com"),
+                some("ya29.expired-token"),
+                Some(false)
+            ),
+            (
+                "XOAUTH2".into(),
+                some("judy@example.com"),
+                some("ya29.valid-token"),
+                Some(true)
+            ),
+        ]
+    );
+    let report = analyze(&fixture("auth-xoauth2"));
+    assert!(values(&report, Field::AuthError)[0].contains("\"status\":\"401\""));
+}
+
+#[test]
+fn oauthbearer() {
+    assert_eq!(
+        creds("auth-oauthbearer"),
+        [(
+            "OAUTHBEARER".into(),
+            some("mallory@example.com"),
+            some("vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg=="),
+            Some(true)
+        )]
+    );
+    assert_eq!(
+        values(&analyze(&fixture("auth-oauthbearer")), Field::AuthHost),
+        ["mail.example.org"]
+    );
+}
+
+#[test]
+fn ntlm_user_domain_host() {
+    let c = &credentials(&analyze(&fixture("auth-ntlm")))[0];
+    assert_eq!(
+        (
+            c.username.as_deref(),
+            c.domain.as_deref(),
+            c.host.as_deref()
+        ),
+        (Some("niaj"), Some("EXAMPLE"), Some("WS042"))
+    );
+    let report = analyze(&fixture("auth-ntlm"));
+    assert_eq!(
+        values(&report, Field::AuthNtlmServerChallenge),
+        ["0123456789abcdef"]
+    );
+    assert_eq!(values(&report, Field::AuthNtlmMessageType), ["1", "2", "3"]);
+}
+
+#[test]
+fn external_anonymous_gssapi() {
+    let report = analyze(&fixture("auth-external-anonymous-gssapi"));
+    assert_eq!(values(&report, Field::AuthAuthzid), ["olivia@example.com"]);
+    assert_eq!(values(&report, Field::AuthTrace), ["sirius@example.com"]);
+    assert_eq!(
+        values(&report, Field::AuthResult),
+        ["success", "success", "success"]
+    );
+    // GSSAPI stays opaque: its steps are shown as sent, with no invented credential.
+    let mechanisms = credentials(&report)
+        .into_iter()
+        .map(|c| c.mechanism)
+        .collect::<Vec<_>>();
+    assert_eq!(mechanisms, ["EXTERNAL", "ANONYMOUS"]);
+}
+
+#[test]
+fn cancel_unknown_and_bad_base64_do_not_break_the_session() {
+    let report = analyze(&fixture("auth-cancel-unknown-badbase64"));
+    assert_eq!(values(&report, Field::AuthCancelled), ["True"]);
+    let experts: Vec<_> = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .flat_map(|p| &p.anomalies)
+        .map(|a| a.expert.abbrev())
+        .collect();
+    assert!(experts.contains(&"mail.expert.bad_base64"), "{experts:?}");
+    assert!(experts.contains(&"mail.expert.bad_sasl"), "{experts:?}");
+    assert!(
+        experts.contains(&"mail.expert.auth_cancelled"),
+        "{experts:?}"
+    );
+    // The unknown mechanism's data is shown raw, and the session goes on to QUIT.
+    assert!(values(&report, Field::AuthData).contains(&"dG9rZW4tMTIzNA==".to_string()));
+    assert_eq!(
+        values(&report, Field::SmtpCommand)
+            .last()
+            .map(String::as_str),
+        Some("QUIT")
+    );
+}
+
+#[test]
+fn pipelining_bdat_and_rejected_recipient() {
+    let report = analyze(&fixture("pipelining-bdat"));
+    let s = &summarize(&report)[0];
+    assert_eq!(s.messages.len(), 2);
+    assert_eq!(
+        s.messages[0].rcpt_to,
+        ["bob@example.org", "carol@example.org"]
+    );
+    assert_eq!(
+        s.messages[1].rcpt_to,
+        ["bob@example.org"],
+        "the 550-refused recipient is dropped"
+    );
+    assert_eq!(values(&report, Field::SmtpBdatLast), ["False", "True"]);
+    assert!(values(&report, Field::SmtpTransaction)
+        .iter()
+        .any(|t| t == "2"));
+    // Each reply answers the right pipelined command.
+    let answered = values(&report, Field::SmtpReplyCommand);
+    assert_eq!(&answered[1..6], ["MAIL", "RCPT", "RCPT", "BDAT", "BDAT"]);
+    assert!(report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .all(|p| p.anomalies.is_empty()));
+}
+
+#[test]
+fn starttls_stops_text_parsing() {
+    let report = analyze(&fixture("starttls"));
+    let last = report.frames.last().unwrap();
+    assert!(last.pdus.last().unwrap().starts_tls);
+    assert_eq!(values(&report, Field::SmtpCommand), ["EHLO", "STARTTLS"]);
+}
+
+#[test]
+fn ipv6_reordered_and_retransmitted() {
+    assert_eq!(
+        creds("ipv6-reordered"),
+        [("PLAIN".into(), some("trent"), some("reorder"), Some(true))]
+    );
+    let report = analyze(&fixture("ipv6-reordered"));
+    assert_eq!(
+        values(&report, Field::SmtpCommand),
+        ["EHLO", "AUTH", "MAIL", "QUIT"]
+    );
+}
+
+#[test]
+fn lf_endings_decode_like_crlf() {
+    assert_eq!(
+        creds("lf-line-endings"),
+        [("LOGIN".into(), some("uma"), some("lfonly"), Some(true))]
+    );
+    let report = analyze(&fixture("lf-line-endings"));
+    let message = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .find_map(|p| p.message.clone())
+        .unwrap();
+    assert_eq!(message.content, b"Subject: lf\n\nbody line\n.dot line\n");
+}
+
+#[test]
+fn found_on_a_port_without_a_rule() {
+    let report = analyze(&fixture("nonstandard-port"));
+    assert_eq!(report.connections[0].server.1, 10025);
+    assert_eq!(
+        report.connections[0].first_frame, 4,
+        "found from the greeting on"
+    );
+    assert_eq!(creds("nonstandard-port")[0].1.as_deref(), Some("victor"));
+}
+
+#[test]
+fn hostile_lines_are_flagged_and_bounded() {
+    let report = analyze(&fixture("hostile-lines"));
+    let anomalies: Vec<_> = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .flat_map(|p| &p.anomalies)
+        .collect();
+    let has = |abbrev: &str, text: &str| {
+        anomalies
+            .iter()
+            .any(|a| a.expert.abbrev() == abbrev && a.message.contains(text))
+    };
+    assert!(has("mail.expert.unknown_command", "XYZZY"));
+    assert!(has("mail.expert.line_too_long", "8192"));
+    assert!(has(
+        "mail.expert.bad_reply",
+        "does not start with a 3-digit code"
+    ));
+    assert!(has("mail.expert.bad_reply", "differs"));
+    assert!(has(
+        "mail.expert.violation",
+        "BDAT size \"12x\" is not a number"
+    ));
+    assert!(has("mail.expert.violation", "RCPT TO without a MAIL FROM"));
+    let longest = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .map(|p| p.bytes.len())
+        .max()
+        .unwrap();
+    assert!(longest <= 8192, "a PDU kept {longest} bytes");
+}
+
+#[test]
+fn truncated_file_reports_what_was_read() {
+    let report = analyze(&fixture("truncated-file"));
+    let error = report
+        .error
+        .as_ref()
+        .expect("truncation is reported")
+        .to_string();
+    assert!(error.contains("truncated"), "{error}");
+    assert_eq!(creds("truncated-file")[0].2.as_deref(), Some("cutshort"));
+}

@@ -1,0 +1,332 @@
+//! The public captures in `../shared/pcaps`, checked against the facts their
+//! own projects' expected outputs state (Zeek logs, Suricata test.yaml,
+//! Arkime session JSON). Values are read from those files, not restated here.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use base64::Engine;
+use common::{analyze, credentials, shared, values};
+use mailscope::Field;
+use mailscope_harness::summarize;
+
+/// Every capture under `../shared/pcaps` runs to the end without a panic, and the SMTP ones yield SMTP.
+#[test]
+fn every_shared_capture_runs_and_smtp_ones_are_found() {
+    let Some(dir) = shared() else { return };
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            ) {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 30, "found only {} captures", files.len());
+    for path in files {
+        let report = analyze(&path);
+        assert!(
+            report.error.is_none(),
+            "{}: {:?}",
+            path.display(),
+            report.error
+        );
+        let name = path.to_string_lossy();
+        let smtp = name.contains("smtp")
+            || name.contains("bdat")
+            || name.contains("mail_sender")
+            || name.contains("mime");
+        if smtp {
+            assert!(
+                !report.connections.is_empty(),
+                "no SMTP connection found in {name}"
+            );
+            // These two hold client payload only (the server's segments were not captured).
+            let one_sided =
+                name.contains("smtp-one-side-only") || name.contains("smtp-attachment-msg");
+            assert_eq!(
+                values(&report, Field::SmtpReplyCode).is_empty(),
+                one_sided,
+                "{name}: replies"
+            );
+        }
+    }
+}
+
+/// Zeek's smtp.log rows: (helo, mailfrom, rcptto set) for each transaction.
+fn zeek_smtp_log(path: &Path) -> Vec<(String, String, BTreeSet<String>)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        if let Some(fields) = line.strip_prefix("#fields\t") {
+            columns = fields.split('\t').collect();
+        } else if !line.starts_with('#') {
+            let cells: Vec<&str> = line.split('\t').collect();
+            let get =
+                |name: &str| cells[columns.iter().position(|c| *c == name).unwrap()].to_string();
+            let rcpts = get("rcptto")
+                .split(',')
+                .filter(|r| *r != "-")
+                .map(str::to_string)
+                .collect();
+            rows.push((get("helo"), get("mailfrom"), rcpts));
+        }
+    }
+    rows
+}
+
+#[test]
+fn zeek_smtp_pcap_envelopes_and_outlook_auth_login() {
+    let Some(dir) = shared() else { return };
+    let report = analyze(&dir.join("zeek/Traces/smtp.pcap"));
+    let expected = zeek_smtp_log(
+        &dir.join("zeek/Traces/smtp.pcap.expected/scripts.base.protocols.smtp.basic/smtp.log"),
+    );
+    assert_eq!(expected.len(), 2);
+    let helos = values(&report, Field::SmtpHelo);
+    let summaries = summarize(&report);
+    for (i, (helo, from, rcpts)) in expected.iter().enumerate() {
+        assert_eq!(&helos[i], helo);
+        let message = &summaries[i].messages[0];
+        assert_eq!(message.mail_from.as_deref(), Some(from.as_str()));
+        assert_eq!(
+            &message.rcpt_to.iter().cloned().collect::<BTreeSet<_>>(),
+            rcpts
+        );
+    }
+    // Zeek's event trace carries the AUTH LOGIN answers as base64; they decode to our credential.
+    let events = std::fs::read_to_string(
+        dir.join("zeek/Traces/smtp.pcap.expected/scripts.policy.misc.dump-events/smtp-events.log"),
+    )
+    .unwrap();
+    let decoded: Vec<String> = events
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("[3] arg: string        = "))
+        .filter_map(|arg| {
+            base64::engine::general_purpose::STANDARD
+                .decode(arg.trim())
+                .ok()
+        })
+        .filter_map(|b| String::from_utf8(b).ok())
+        .collect();
+    let cred = &credentials(&report)[0];
+    assert_eq!(cred.mechanism, "LOGIN");
+    assert!(
+        decoded.contains(cred.username.as_ref().unwrap()),
+        "{decoded:?}"
+    );
+    assert!(
+        decoded.contains(cred.password.as_ref().unwrap()),
+        "{decoded:?}"
+    );
+    assert_eq!(cred.success, Some(true));
+}
+
+/// `key: value` lines of a suricata-verify test.yaml.
+fn yaml_values(path: &Path, key: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix(&format!("{key}: ")))
+        .map(|v| v.trim().trim_matches('"').replace("\\r", "\r"))
+        .collect()
+}
+
+#[test]
+fn suricata_outlook_session_matches_zeek_and_its_eve() {
+    let Some(dir) = shared() else { return };
+    let report = analyze(&dir.join("suricata-verify/tests/bug-3616-smtp/input.pcap"));
+    let zeek = analyze(&dir.join("zeek/Traces/smtp.pcap"));
+    assert_eq!(
+        credentials(&report)[0].username,
+        credentials(&zeek)[0].username
+    );
+    let eve = dir.join("suricata-verify/tests/smtp-eve/test.yaml");
+    assert_eq!(
+        values(&report, Field::SmtpHelo)[0],
+        yaml_values(&eve, "smtp.helo")[0]
+    );
+    let from = yaml_values(&eve, "smtp.mail_from")[0]
+        .trim_matches(['<', '>'])
+        .to_string();
+    assert_eq!(values(&report, Field::SmtpMailFrom)[0], from);
+}
+
+#[test]
+fn suricata_long_ehlo_is_kept_whole() {
+    let Some(dir) = shared() else { return };
+    let test = dir.join("suricata-verify/tests/smtp-long-command");
+    let report = analyze(&test.join("input.pcap"));
+    let expected = yaml_values(&test.join("test.yaml"), "smtp.helo")[0]
+        .trim_end_matches('\r')
+        .to_string();
+    assert!(expected.len() > 1000);
+    assert_eq!(values(&report, Field::SmtpHelo)[0], expected);
+}
+
+#[test]
+fn suricata_bdat_then_data_two_transactions() {
+    let Some(dir) = shared() else { return };
+    let report =
+        analyze(&dir.join("suricata-verify/tests/smtp-bdat-pipelined-next-mail/input.pcap"));
+    let s = &summarize(&report)[0];
+    assert_eq!(s.messages.len(), 2);
+    assert_eq!(
+        s.messages[0].mail_from.as_deref(),
+        Some("alice@example.com")
+    );
+    assert_eq!(s.messages[1].mail_from.as_deref(), Some("bob@example.com"));
+    assert!(
+        report
+            .frames
+            .iter()
+            .flat_map(|f| &f.pdus)
+            .all(|p| p.anomalies.is_empty()),
+        "pipelined BDAT LAST then MAIL is legal"
+    );
+}
+
+fn arkime_sessions(path: &Path) -> Vec<serde_json::Value> {
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["sessions3"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["body"].clone())
+        .collect()
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn arkime_auth_plain_users() {
+    let Some(dir) = shared() else { return };
+    for name in ["smtp-data-250", "smtp-data-521"] {
+        let pcap = dir.join(format!("arkime/tests/pcap/{name}.pcap"));
+        let expected: Vec<String> = arkime_sessions(&pcap.with_extension("test"))
+            .iter()
+            .flat_map(|s| strings(&s["user"]))
+            .collect();
+        let creds = credentials(&analyze(&pcap));
+        let users: Vec<String> = creds.iter().filter_map(|c| c.username.clone()).collect();
+        assert_eq!(users, expected, "{name}");
+        assert!(creds
+            .iter()
+            .all(|c| c.mechanism == "PLAIN" && c.password.is_some() && c.success == Some(true)));
+    }
+}
+
+#[test]
+fn arkime_ntlm_user_domain_host() {
+    let Some(dir) = shared() else { return };
+    let pcap = dir.join("arkime/tests/pcap/ntlm_synthetic.pcap");
+    let smtp = arkime_sessions(&pcap.with_extension("test"))
+        .into_iter()
+        .find(|s| s["destination"]["port"] == 25)
+        .expect("Arkime's SMTP session");
+    let report = analyze(&pcap);
+    let cred = &credentials(&report)[0];
+    assert_eq!(cred.mechanism, "NTLM");
+    assert_eq!(vec![cred.username.clone().unwrap()], strings(&smtp["user"]));
+    assert_eq!(
+        vec![cred.domain.clone().unwrap()],
+        strings(&smtp["ntlm"]["domain"])
+    );
+    assert_eq!(
+        vec![cred.host.clone().unwrap()],
+        strings(&smtp["ntlm"]["host"])
+    );
+    assert_eq!(
+        values(&report, Field::AuthNtlmTarget),
+        strings(&smtp["ntlm"]["targetName"])
+    );
+}
+
+#[test]
+fn arkime_bdat_on_port_1224_found_by_content() {
+    let Some(dir) = shared() else { return };
+    let report = analyze(&dir.join("arkime/tests/pcap/wireshark-bdat.pcap"));
+    assert_eq!(report.connections[0].server.1, 1224);
+    assert_eq!(values(&report, Field::SmtpBdatSize), ["295", "8380"]);
+    let s = &summarize(&report)[0];
+    assert_eq!(s.messages[0].size, 295 + 8380);
+}
+
+#[test]
+fn arkime_starttls_in_clear_keeps_parsing() {
+    let Some(dir) = shared() else { return };
+    let report = analyze(&dir.join("arkime/tests/pcap/smtp-decrypted.pcap"));
+    let anomalies: Vec<_> = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .flat_map(|p| &p.anomalies)
+        .collect();
+    assert!(anomalies
+        .iter()
+        .any(|a| a.message.contains("continued in clear text")));
+    let expected: Vec<String> = arkime_sessions(&dir.join("arkime/tests/pcap/smtp-decrypted.test"))
+        .iter()
+        .flat_map(|s| strings(&s["email"]["src"]))
+        .collect();
+    let mut ours: Vec<String> = summarize(&report)
+        .iter()
+        .flat_map(|s| s.messages.iter().filter_map(|m| m.mail_from.clone()))
+        .collect();
+    ours.dedup();
+    for sender in &expected {
+        assert!(ours.contains(sender), "{sender} not among {ours:?}");
+    }
+}
+
+#[test]
+fn zeek_bdat_gap_is_reported_and_the_session_continues() {
+    let Some(dir) = shared() else { return };
+    let report = analyze(&dir.join("zeek/Traces/smtp/smtp-bdat-gap.pcap"));
+    let gap = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .flat_map(|p| &p.anomalies)
+        .find(|a| a.expert.abbrev() == "mail.expert.gap");
+    let files = std::fs::read_to_string(dir.join("zeek/Traces/smtp/smtp-bdat-gap.pcap.expected/scripts.base.protocols.smtp.bdat-gap/files.log.cut"))
+        .ok();
+    let gap = gap.expect("the gap is an expert info");
+    if let Some(files) = files {
+        // Zeek's missing_bytes column for the BDAT entity.
+        let missing = files
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split('\t').next_back())
+            .collect::<Vec<_>>();
+        assert!(
+            missing.iter().any(|m| gap.message.starts_with(m)),
+            "{missing:?} vs {}",
+            gap.message
+        );
+    }
+    assert_eq!(
+        values(&report, Field::SmtpCommand)
+            .last()
+            .map(String::as_str),
+        Some("QUIT")
+    );
+}

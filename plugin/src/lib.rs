@@ -1,1 +1,556 @@
+//! The mailscope Wireshark plugin: the Rust half.
+//!
+//! `shim.c` does everything that touches epan (registration, trees, expert
+//! infos, taps, conversations, per-frame data), because epan reports errors
+//! by longjmp and a longjmp must never cross a Rust frame. This file exports
+//! the few `mailscope_*` functions the shim calls: the field table, content
+//! detection, and connections that turn TCP segments into flat, C-readable
+//! PDU views. Every body runs under `catch_unwind`; a panic becomes an
+//! internal-error expert info on the frame, never an abort of Wireshark.
 
+use std::ffi::{c_char, c_int, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
+
+use mailscope::{detect, Connection, Direction, Expert, Field, Pdu, Protocol, Value};
+
+// ----- plugin entry symbols, from the Wireshark version found at build time
+
+const PLUGIN_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+
+const fn c_string<const N: usize>(text: &str) -> [u8; N] {
+    let bytes = text.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
+/// The plugin's own version, as Wireshark lists it in `tshark -G plugins`.
+#[no_mangle]
+pub static plugin_version: [u8; PLUGIN_VERSION.len()] = c_string(PLUGIN_VERSION);
+
+/// Wireshark loads the plugin only into the major.minor it was built for.
+#[no_mangle]
+pub static plugin_want_major: c_int = wireshark_sys::WIRESHARK_VERSION_MAJOR as c_int;
+
+#[no_mangle]
+pub static plugin_want_minor: c_int = wireshark_sys::WIRESHARK_VERSION_MINOR as c_int;
+
+extern "C" {
+    fn mailscope_shim_register_plugin();
+}
+
+/// Called by Wireshark when it loads the plugin; registration itself is in C.
+#[no_mangle]
+pub extern "C" fn plugin_register() {
+    // SAFETY: a plain C function of the shim with no arguments.
+    unsafe { mailscope_shim_register_plugin() }
+}
+
+// ----- the field table
+
+#[repr(C)]
+pub struct MsFieldInfo {
+    pub abbrev: *const c_char,
+    pub name: *const c_char,
+    pub blurb: *const c_char,
+    /// 0 none, 1 string, 2 uint, 3 bool (`FieldKind`).
+    pub kind: u8,
+}
+
+#[repr(C)]
+pub struct MsExpertInfo {
+    pub abbrev: *const c_char,
+    pub summary: *const c_char,
+    /// 0 chat, 1 note, 2 warn, 3 error (`Severity`).
+    pub severity: u8,
+    /// 0 security, 1 malformed, 2 protocol, 3 sequence, 4 undecoded (`ExpertGroup`).
+    pub group: u8,
+}
+
+#[no_mangle]
+pub extern "C" fn mailscope_field_count() -> u32 {
+    Field::ALL.len() as u32
+}
+
+/// Fills `out` with field `index` of the table; false past the end.
+///
+/// # Safety
+/// `out` must point to a writable `MsFieldInfo`.
+#[no_mangle]
+pub unsafe extern "C" fn mailscope_field_info(index: u32, out: *mut MsFieldInfo) -> bool {
+    let Some(field) = Field::ALL.get(index as usize) else {
+        return false;
+    };
+    if out.is_null() {
+        return false;
+    }
+    out.write(MsFieldInfo {
+        abbrev: field.abbrev_c().as_ptr(),
+        name: field.name_c().as_ptr(),
+        blurb: field.blurb_c().as_ptr(),
+        kind: field.kind() as u8,
+    });
+    true
+}
+
+#[no_mangle]
+pub extern "C" fn mailscope_expert_count() -> u32 {
+    Expert::ALL.len() as u32
+}
+
+/// Fills `out` with expert info `index` of the table; false past the end.
+///
+/// # Safety
+/// `out` must point to a writable `MsExpertInfo`.
+#[no_mangle]
+pub unsafe extern "C" fn mailscope_expert_info(index: u32, out: *mut MsExpertInfo) -> bool {
+    let Some(expert) = Expert::ALL.get(index as usize) else {
+        return false;
+    };
+    if out.is_null() {
+        return false;
+    }
+    out.write(MsExpertInfo {
+        abbrev: expert.abbrev_c().as_ptr(),
+        summary: expert.summary_c().as_ptr(),
+        severity: expert.severity() as u8,
+        group: expert.group() as u8,
+    });
+    true
+}
+
+/// Index of the internal-error expert info, raised when a panic was caught.
+#[no_mangle]
+pub extern "C" fn mailscope_expert_internal() -> u32 {
+    Expert::Internal as u32
+}
+
+/// Default SMTP ports as a Wireshark range string, e.g. `25,587,2525`.
+#[no_mangle]
+pub extern "C" fn mailscope_default_smtp_ports() -> *const c_char {
+    static PORTS: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+    PORTS
+        .get_or_init(|| {
+            let list: Vec<String> = detect::SMTP_PORTS.iter().map(u16::to_string).collect();
+            CString::new(list.join(",")).unwrap_or_default()
+        })
+        .as_ptr()
+}
+
+/// Content detection, as the harness does it: true if `data` starts an SMTP
+/// dialogue; `*to_server` tells which way it flowed.
+///
+/// # Safety
+/// `data` must point to `len` readable bytes; `to_server` to a writable bool.
+#[no_mangle]
+pub unsafe extern "C" fn mailscope_detect(
+    data: *const u8,
+    len: usize,
+    to_server: *mut bool,
+) -> bool {
+    if data.is_null() || to_server.is_null() {
+        return false;
+    }
+    let bytes = std::slice::from_raw_parts(data, len);
+    catch_unwind(|| detect::by_content(bytes))
+        .ok()
+        .flatten()
+        .map(|(_, direction)| {
+            *to_server = direction == Direction::ToServer;
+            true
+        })
+        .unwrap_or(false)
+}
+
+// ----- connections and their results
+
+/// Everything allocated for the open capture file, dropped by `mailscope_reset`.
+struct Registry {
+    connections: Vec<Box<PluginConnection>>,
+    results: Vec<Box<OwnedResult>>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    connections: Vec::new(),
+    results: Vec::new(),
+});
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub struct PluginConnection {
+    connection: Connection,
+    /// A panic left the connection in an unknown state: it is not parsed further.
+    poisoned: bool,
+}
+
+/// Frees every connection and result; the shim calls it when the capture file is closed.
+#[no_mangle]
+pub extern "C" fn mailscope_reset() {
+    let mut registry = registry();
+    registry.connections.clear();
+    registry.results.clear();
+}
+
+/// A new SMTP connection. It lives until `mailscope_reset`.
+#[no_mangle]
+pub extern "C" fn mailscope_conn_new() -> *mut PluginConnection {
+    let mut conn = Box::new(PluginConnection {
+        connection: Connection::new(Protocol::Smtp),
+        poisoned: false,
+    });
+    let ptr: *mut PluginConnection = &mut *conn;
+    registry().connections.push(conn);
+    ptr
+}
+
+#[repr(C)]
+pub struct MsItem {
+    pub field: u16,
+    pub depth: u16,
+    /// `FieldKind` of the field.
+    pub kind: u8,
+    pub offset: u32,
+    pub len: u32,
+    pub text: *const c_char,
+    pub number: u64,
+}
+
+#[repr(C)]
+pub struct MsAnomaly {
+    pub expert: u16,
+    pub offset: u32,
+    pub len: u32,
+    pub message: *const c_char,
+}
+
+#[repr(C)]
+pub struct MsPdu {
+    pub to_server: bool,
+    pub stream_offset: u64,
+    pub bytes: *const u8,
+    pub len: u32,
+    pub info: *const c_char,
+    pub items: *const MsItem,
+    pub item_count: u32,
+    pub anomalies: *const MsAnomaly,
+    pub anomaly_count: u32,
+    /// Non-null when this PDU completes a credential.
+    pub credential_user: *const c_char,
+    pub credential_info: *const c_char,
+    /// Index of the field that carries the secret (password, token or response).
+    pub credential_secret_field: u16,
+    pub message: *const u8,
+    pub message_len: u32,
+}
+
+#[repr(C)]
+pub struct MsResult {
+    pub pdus: *const MsPdu,
+    pub pdu_count: u32,
+    /// The segment was TLS (after STARTTLS): hand it to the TLS dissector.
+    pub encrypted: bool,
+    pub has_stream_offset: bool,
+    /// Stream offset of the segment's first byte.
+    pub stream_offset: u64,
+    /// Non-null if mailscope failed internally on this segment.
+    pub internal_error: *const c_char,
+}
+
+/// A result and the storage its pointers point into.
+#[repr(C)]
+struct OwnedResult {
+    view: MsResult,
+    pdu_views: Vec<MsPdu>,
+    items: Vec<Vec<MsItem>>,
+    anomalies: Vec<Vec<MsAnomaly>>,
+    strings: Vec<CString>,
+    pdus: Vec<Pdu>,
+}
+
+// SAFETY: the raw pointers in the views point only into heap storage owned by
+// the same `OwnedResult` (its Vecs, CStrings and PDUs), which moves with it.
+unsafe impl Send for OwnedResult {}
+
+fn c_text(strings: &mut Vec<CString>, text: &str) -> *const c_char {
+    let owned = CString::new(text.replace('\0', "\\0")).unwrap_or_default();
+    let ptr = owned.as_ptr();
+    strings.push(owned);
+    ptr
+}
+
+fn build_result(
+    pdus: Vec<Pdu>,
+    encrypted: bool,
+    stream_offset: Option<u64>,
+    error: Option<String>,
+) -> Box<OwnedResult> {
+    let mut owned = Box::new(OwnedResult {
+        view: MsResult {
+            pdus: std::ptr::null(),
+            pdu_count: 0,
+            encrypted,
+            has_stream_offset: stream_offset.is_some(),
+            stream_offset: stream_offset.unwrap_or(0),
+            internal_error: std::ptr::null(),
+        },
+        pdu_views: Vec::new(),
+        items: Vec::new(),
+        anomalies: Vec::new(),
+        strings: Vec::new(),
+        pdus,
+    });
+    let OwnedResult {
+        view,
+        pdu_views,
+        items,
+        anomalies,
+        strings,
+        pdus,
+    } = &mut *owned;
+    if let Some(error) = error {
+        view.internal_error = c_text(strings, &error);
+    }
+    for pdu in pdus.iter() {
+        let len = pdu.bytes.len();
+        let clamp = |offset: usize, span: usize| {
+            let offset = offset.min(len);
+            (offset as u32, span.min(len - offset) as u32)
+        };
+        let mut item_views = Vec::new();
+        for (item, depth) in pdu.flatten() {
+            let (offset, span) = clamp(item.offset, item.len);
+            let (text, number) = match &item.value {
+                Value::Str(s) => (c_text(strings, s), 0),
+                Value::UInt(n) => (std::ptr::null(), *n),
+                Value::Bool(b) => (std::ptr::null(), u64::from(*b)),
+                Value::None => (std::ptr::null(), 0),
+            };
+            item_views.push(MsItem {
+                field: item.field as u16,
+                depth: depth as u16,
+                kind: item.field.kind() as u8,
+                offset,
+                len: span,
+                text,
+                number,
+            });
+        }
+        let mut anomaly_views = Vec::new();
+        for anomaly in &pdu.anomalies {
+            let (offset, span) = clamp(anomaly.offset, anomaly.len);
+            anomaly_views.push(MsAnomaly {
+                expert: anomaly.expert as u16,
+                offset,
+                len: span,
+                message: c_text(strings, &anomaly.message),
+            });
+        }
+        let (credential_user, credential_info, credential_secret_field) = match &pdu.credential {
+            Some(c) => {
+                let user = c.username.clone().unwrap_or_else(|| "n.a.".to_string());
+                let mut info = format!("{} authentication", c.mechanism);
+                if let Some(domain) = &c.domain {
+                    info.push_str(&format!(", domain {domain}"));
+                }
+                if let Some(host) = &c.host {
+                    info.push_str(&format!(", host {host}"));
+                }
+                (
+                    c_text(strings, &user),
+                    c_text(strings, &info),
+                    c.secret_field() as u16,
+                )
+            }
+            None => (std::ptr::null(), std::ptr::null(), 0),
+        };
+        let (message, message_len) = match &pdu.message {
+            Some(m) => (m.content.as_ptr(), m.content.len() as u32),
+            None => (std::ptr::null(), 0),
+        };
+        pdu_views.push(MsPdu {
+            to_server: pdu.direction == Direction::ToServer,
+            stream_offset: pdu.stream_offset,
+            bytes: pdu.bytes.as_ptr(),
+            len: len as u32,
+            info: c_text(strings, &pdu.info),
+            items: item_views.as_ptr(),
+            item_count: item_views.len() as u32,
+            anomalies: anomaly_views.as_ptr(),
+            anomaly_count: anomaly_views.len() as u32,
+            credential_user,
+            credential_info,
+            credential_secret_field,
+            message,
+            message_len,
+        });
+        // Moving a Vec moves its handle, not its heap buffer: the pointers stay valid.
+        items.push(item_views);
+        anomalies.push(anomaly_views);
+    }
+    view.pdus = pdu_views.as_ptr();
+    view.pdu_count = pdu_views.len() as u32;
+    owned
+}
+
+fn keep(result: Box<OwnedResult>) -> *const MsResult {
+    let ptr: *const MsResult = &result.view;
+    registry().results.push(result);
+    ptr
+}
+
+fn run(
+    conn: *mut PluginConnection,
+    work: impl FnOnce(&mut Connection) -> (Vec<Pdu>, bool, Option<u64>),
+) -> *const MsResult {
+    // SAFETY: the shim only passes pointers returned by `mailscope_conn_new` before the last reset.
+    let Some(conn) = (unsafe { conn.as_mut() }) else {
+        return std::ptr::null();
+    };
+    if conn.poisoned {
+        return std::ptr::null();
+    }
+    match catch_unwind(AssertUnwindSafe(|| work(&mut conn.connection))) {
+        Ok((pdus, encrypted, offset)) => keep(build_result(pdus, encrypted, offset, None)),
+        Err(panic) => {
+            conn.poisoned = true;
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            keep(build_result(
+                Vec::new(),
+                false,
+                None,
+                Some(format!("mailscope stopped parsing this connection: {what}")),
+            ))
+        }
+    }
+}
+
+/// One TCP segment (relative sequence numbers from the TCP dissector).
+///
+/// # Safety
+/// `conn` comes from `mailscope_conn_new`; `data` points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mailscope_conn_segment(
+    conn: *mut PluginConnection,
+    to_server: bool,
+    seq: u32,
+    ack: u32,
+    has_ack: bool,
+    data: *const u8,
+    len: usize,
+    frame: u32,
+) -> *const MsResult {
+    let bytes = if data.is_null() {
+        &[][..]
+    } else {
+        std::slice::from_raw_parts(data, len)
+    };
+    let direction = if to_server {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    };
+    run(conn, |c| {
+        let out = c.segment(
+            direction,
+            seq,
+            has_ack.then_some(ack),
+            bytes,
+            u64::from(frame),
+        );
+        (out.pdus, out.encrypted, out.stream_offset)
+    })
+}
+
+/// Bytes already in stream order (capture order without reassembly, or decrypted TLS).
+///
+/// # Safety
+/// As for `mailscope_conn_segment`.
+#[no_mangle]
+pub unsafe extern "C" fn mailscope_conn_stream(
+    conn: *mut PluginConnection,
+    to_server: bool,
+    data: *const u8,
+    len: usize,
+    frame: u32,
+) -> *const MsResult {
+    let bytes = if data.is_null() {
+        &[][..]
+    } else {
+        std::slice::from_raw_parts(data, len)
+    };
+    let direction = if to_server {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    };
+    run(conn, |c| {
+        let out = c.stream_data(direction, bytes, u64::from(frame));
+        (out.pdus, out.encrypted, out.stream_offset)
+    })
+}
+
+/// Whether field `index` carries a secret the "show passwords" preference hides.
+#[no_mangle]
+pub extern "C" fn mailscope_field_is_secret(index: u32) -> bool {
+    matches!(
+        Field::ALL.get(index as usize),
+        Some(Field::AuthPassword | Field::AuthToken)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailscope::FieldKind;
+
+    #[test]
+    fn views_point_into_owned_storage_and_spans_are_clamped() {
+        let conn = mailscope_conn_new();
+        let line = b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n";
+        // SAFETY: valid connection and buffer.
+        let result = unsafe {
+            &*mailscope_conn_segment(conn, true, 1, 0, false, line.as_ptr(), line.len(), 3)
+        };
+        assert_eq!(result.pdu_count, 1);
+        let pdu = unsafe { &*result.pdus };
+        let items = unsafe { std::slice::from_raw_parts(pdu.items, pdu.item_count as usize) };
+        let password = items
+            .iter()
+            .find(|i| i.field == Field::AuthPassword as u16)
+            .unwrap();
+        let text = unsafe { std::ffi::CStr::from_ptr(password.text) };
+        assert_eq!(text.to_str().unwrap(), "secret");
+        assert!(items.iter().all(|i| i.offset + i.len <= pdu.len));
+        assert!(!pdu.credential_user.is_null());
+        mailscope_reset();
+    }
+
+    #[test]
+    fn field_table_is_exported_whole() {
+        let mut info = MsFieldInfo {
+            abbrev: std::ptr::null(),
+            name: std::ptr::null(),
+            blurb: std::ptr::null(),
+            kind: 0,
+        };
+        for i in 0..mailscope_field_count() {
+            assert!(unsafe { mailscope_field_info(i, &mut info) });
+            assert!(!info.abbrev.is_null());
+        }
+        assert!(!unsafe { mailscope_field_info(mailscope_field_count(), &mut info) });
+        assert_eq!(FieldKind::String as u8, 1);
+    }
+}

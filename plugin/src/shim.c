@@ -1,0 +1,447 @@
+/* mailscope's epan shim.
+ *
+ * Everything that calls into epan lives here, in C, because epan reports
+ * errors by longjmp (THROW) and a longjmp must not unwind Rust frames. The
+ * Rust side (lib.rs) exports mailscope_* functions that never call back into
+ * epan: this file asks them for the field table and for the PDUs a segment
+ * completes, then builds trees, expert infos, the Info column, the
+ * credentials tap and the IMF hand-off from those plain C views.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <string.h>
+
+#include <epan/packet.h>
+#include <epan/conversation.h>
+#include <epan/expert.h>
+#include <epan/prefs.h>
+#include <epan/proto_data.h>
+#include <epan/range.h>
+#include <epan/tap.h>
+#include <epan/dissectors/packet-tcp.h>
+#include <epan/dissectors/packet-tls.h>
+#include <epan/dissectors/packet-tls-utils.h>
+
+/* ---- the Rust side (lib.rs) ---- */
+
+typedef struct {
+    const char *abbrev;
+    const char *name;
+    const char *blurb;
+    guint8 kind; /* 0 none, 1 string, 2 uint, 3 bool */
+} ms_field_info;
+
+typedef struct {
+    const char *abbrev;
+    const char *summary;
+    guint8 severity; /* 0 chat, 1 note, 2 warn, 3 error */
+    guint8 group;    /* 0 security, 1 malformed, 2 protocol, 3 sequence, 4 undecoded */
+} ms_expert_info;
+
+typedef struct {
+    guint16 field;
+    guint16 depth;
+    guint8 kind;
+    guint32 offset;
+    guint32 len;
+    const char *text;
+    guint64 number;
+} ms_item;
+
+typedef struct {
+    guint16 expert;
+    guint32 offset;
+    guint32 len;
+    const char *message;
+} ms_anomaly;
+
+typedef struct {
+    _Bool to_server;
+    guint64 stream_offset;
+    const guint8 *bytes;
+    guint32 len;
+    const char *info;
+    const ms_item *items;
+    guint32 item_count;
+    const ms_anomaly *anomalies;
+    guint32 anomaly_count;
+    const char *credential_user;
+    const char *credential_info;
+    guint16 credential_secret_field;
+    const guint8 *message;
+    guint32 message_len;
+} ms_pdu;
+
+typedef struct {
+    const ms_pdu *pdus;
+    guint32 pdu_count;
+    _Bool encrypted;
+    _Bool has_stream_offset;
+    guint64 stream_offset;
+    const char *internal_error;
+} ms_result;
+
+typedef struct ms_connection ms_connection;
+
+extern guint32 mailscope_field_count(void);
+extern _Bool mailscope_field_info(guint32 index, ms_field_info *out);
+extern _Bool mailscope_field_is_secret(guint32 index);
+extern guint32 mailscope_expert_count(void);
+extern guint32 mailscope_expert_internal(void);
+extern _Bool mailscope_expert_info(guint32 index, ms_expert_info *out);
+extern const char *mailscope_default_smtp_ports(void);
+extern _Bool mailscope_detect(const guint8 *data, size_t len, _Bool *to_server);
+extern void mailscope_reset(void);
+extern ms_connection *mailscope_conn_new(void);
+extern const ms_result *mailscope_conn_segment(ms_connection *conn, _Bool to_server, guint32 seq, guint32 ack,
+                                               _Bool has_ack, const guint8 *data, size_t len, guint32 frame);
+extern const ms_result *mailscope_conn_stream(ms_connection *conn, _Bool to_server, const guint8 *data, size_t len,
+                                              guint32 frame);
+
+/* The credentials tap's record. Wireshark does not install its header
+ * (tap-credentials.h); this is its layout, unchanged since 3.2. */
+typedef struct tap_credential {
+    guint num;
+    guint username_num;
+    guint password_hf_id;
+    gchar *username;
+    const gchar *proto;
+    gchar *info;
+} tap_credential_t;
+
+/* ---- registration state ---- */
+
+#define MAIL_MAX_DEPTH 16
+
+static int proto_mail = -1;
+static int *hf_ids;       /* one per field, indexed like the table */
+static gint *ett_ids;     /* one per field: any field may head a subtree */
+static gint ett_mail = -1;
+static expert_field *ei_ids;
+static hf_register_info *hf_table;
+static ei_register_info *ei_table;
+static guint field_count;
+static guint expert_count;
+static int credentials_tap = -1;
+
+static dissector_handle_t mail_handle;
+static dissector_handle_t mail_tls_handle;
+static dissector_handle_t imf_handle;
+static dissector_handle_t tls_handle;
+
+static gboolean pref_reassemble = TRUE;
+static gboolean pref_show_passwords = TRUE;
+static gboolean pref_imf = TRUE;
+
+/* Per conversation: who the server is, and the core's connections. */
+typedef struct {
+    address server_addr;
+    guint32 server_port;
+    ms_connection *conn;     /* the TCP stream as captured */
+    ms_connection *inner;    /* decrypted TLS after STARTTLS or on 465 */
+    gboolean tls_started;
+} mail_conv_t;
+
+/* Per frame (and layer): what the first pass produced. */
+typedef struct {
+    const ms_result *result;
+} mail_frame_t;
+
+static void mail_cleanup(void)
+{
+    mailscope_reset();
+}
+
+static mail_conv_t *get_conv(packet_info *pinfo, gboolean create, gboolean src_is_server)
+{
+    conversation_t *conversation = find_or_create_conversation(pinfo);
+    mail_conv_t *conv = (mail_conv_t *)conversation_get_proto_data(conversation, proto_mail);
+    if (!conv && create) {
+        conv = wmem_new0(wmem_file_scope(), mail_conv_t);
+        if (src_is_server) {
+            copy_address_wmem(wmem_file_scope(), &conv->server_addr, &pinfo->src);
+            conv->server_port = pinfo->srcport;
+        } else {
+            copy_address_wmem(wmem_file_scope(), &conv->server_addr, &pinfo->dst);
+            conv->server_port = pinfo->destport;
+        }
+        conv->conn = mailscope_conn_new();
+        conversation_add_proto_data(conversation, proto_mail, conv);
+    }
+    return conv;
+}
+
+static gboolean from_server(const mail_conv_t *conv, packet_info *pinfo)
+{
+    return pinfo->srcport == conv->server_port && addresses_equal(&pinfo->src, &conv->server_addr);
+}
+
+/* Adds one PDU's items; `tvb` holds the PDU's bytes from `base` on. */
+static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_tree *tree, const ms_pdu *pdu)
+{
+    proto_tree *parents[MAIL_MAX_DEPTH + 1];
+    proto_item *top = proto_tree_add_item(tree, proto_mail, tvb, base, pdu->len, ENC_NA);
+    proto_item_append_text(top, ", %s", pdu->info);
+    parents[0] = proto_item_add_subtree(top, ett_mail);
+
+    for (guint32 i = 0; i < pdu->item_count; i++) {
+        const ms_item *item = &pdu->items[i];
+        guint depth = item->depth < MAIL_MAX_DEPTH ? item->depth : MAIL_MAX_DEPTH - 1;
+        proto_tree *parent = parents[depth];
+        int hf = hf_ids[item->field];
+        gint offset = base + (gint)item->offset;
+        gint len = (gint)item->len;
+        proto_item *ti;
+        switch (item->kind) {
+        case 1:
+            if (!pref_show_passwords && mailscope_field_is_secret(item->field))
+                ti = proto_tree_add_string(parent, hf, tvb, offset, len, "********");
+            else
+                ti = proto_tree_add_string(parent, hf, tvb, offset, len, item->text);
+            break;
+        case 2:
+            ti = proto_tree_add_uint(parent, hf, tvb, offset, len, (guint32)item->number);
+            break;
+        case 3:
+            ti = proto_tree_add_boolean(parent, hf, tvb, offset, len, (guint32)item->number);
+            break;
+        default:
+            ti = proto_tree_add_item(parent, hf, tvb, offset, len, ENC_NA);
+            break;
+        }
+        if (item->len == 0)
+            proto_item_set_generated(ti);
+        parents[depth + 1] = proto_item_add_subtree(ti, ett_ids[item->field]);
+    }
+    for (guint32 i = 0; i < pdu->anomaly_count; i++) {
+        const ms_anomaly *anomaly = &pdu->anomalies[i];
+        expert_add_info_format(pinfo, top, &ei_ids[anomaly->expert], "%s", anomaly->message);
+    }
+    return top;
+}
+
+static void tap_credential(packet_info *pinfo, const ms_pdu *pdu)
+{
+    tap_credential_t *auth = wmem_new0(wmem_packet_scope(), tap_credential_t);
+    auth->num = pinfo->num;
+    auth->username_num = pinfo->num;
+    auth->password_hf_id = hf_ids[pdu->credential_secret_field];
+    auth->username = wmem_strdup(wmem_packet_scope(), pdu->credential_user);
+    auth->proto = "SMTP";
+    auth->info = wmem_strdup(wmem_packet_scope(), pdu->credential_info);
+    tap_queue_packet(credentials_tap, pinfo, auth);
+}
+
+/* Shows a first-pass result on this frame (any pass). */
+static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const ms_result *result,
+                        const char *data_source)
+{
+    guint tvb_len = tvb_reported_length(tvb);
+    if (result->internal_error) {
+        proto_item *ti = proto_tree_add_item(tree, proto_mail, tvb, 0, -1, ENC_NA);
+        expert_add_info_format(pinfo, ti, &ei_ids[mailscope_expert_internal()], "%s", result->internal_error);
+    }
+    for (guint32 i = 0; i < result->pdu_count; i++) {
+        const ms_pdu *pdu = &result->pdus[i];
+        tvbuff_t *pdu_tvb = tvb;
+        gint base = 0;
+        gboolean inside = result->has_stream_offset && pdu->stream_offset >= result->stream_offset &&
+                          pdu->stream_offset + pdu->len <= result->stream_offset + tvb_len;
+        if (inside) {
+            base = (gint)(pdu->stream_offset - result->stream_offset);
+        } else if (pdu->len > 0) {
+            /* The PDU began in earlier segments: show its bytes as reassembled. */
+            pdu_tvb = tvb_new_child_real_data(tvb, pdu->bytes, pdu->len, pdu->len);
+            add_new_data_source(pinfo, pdu_tvb, data_source);
+        }
+        col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", pdu->info);
+        add_pdu(pdu_tvb, base, pinfo, tree, pdu);
+        if (pdu->credential_user)
+            tap_credential(pinfo, pdu);
+        if (pdu->message && pref_imf && imf_handle) {
+            tvbuff_t *message_tvb = tvb_new_child_real_data(tvb, pdu->message, pdu->message_len, pdu->message_len);
+            add_new_data_source(pinfo, message_tvb, "Message content");
+            call_dissector(imf_handle, message_tvb, pinfo, tree);
+        }
+    }
+}
+
+static const ms_result *first_pass(tvbuff_t *tvb, packet_info *pinfo, mail_conv_t *conv, ms_connection *conn,
+                                   struct tcpinfo *tcpinfo)
+{
+    guint len = tvb_captured_length(tvb);
+    const guint8 *bytes = len ? tvb_get_ptr(tvb, 0, len) : NULL;
+    _Bool to_server = !from_server(conv, pinfo);
+    if (tcpinfo && pref_reassemble && conn == conv->conn)
+        return mailscope_conn_segment(conn, to_server, tcpinfo->seq, tcpinfo->lastackseq,
+                                      (tcpinfo->flags & TH_ACK) != 0, bytes, len, pinfo->num);
+    return mailscope_conn_stream(conn, to_server, bytes, len, pinfo->num);
+}
+
+static int dissect_with(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, mail_conv_t *conv, gboolean decrypted,
+                        struct tcpinfo *tcpinfo)
+{
+    ms_connection *conn;
+    mail_frame_t *frame;
+    guint key = pinfo->curr_layer_num;
+
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
+    col_clear(pinfo->cinfo, COL_INFO);
+
+    frame = (mail_frame_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mail, key);
+    if (!frame && !PINFO_FD_VISITED(pinfo)) {
+        if (decrypted && !conv->inner)
+            conv->inner = mailscope_conn_new();
+        conn = decrypted ? conv->inner : conv->conn;
+        frame = wmem_new0(wmem_file_scope(), mail_frame_t);
+        frame->result = first_pass(tvb, pinfo, conv, conn, decrypted ? NULL : tcpinfo);
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, key, frame);
+    }
+    if (!frame || !frame->result) {
+        proto_tree_add_item(tree, proto_mail, tvb, 0, -1, ENC_NA);
+        col_add_fstr(pinfo->cinfo, COL_INFO, "%s: [%u bytes not parsed]", from_server(conv, pinfo) ? "S" : "C",
+                     tvb_reported_length(tvb));
+        return tvb_captured_length(tvb);
+    }
+    if (frame->result->encrypted && !decrypted && tls_handle) {
+        /* STARTTLS was accepted and this is the handshake: TLS owns the rest. */
+        if (!conv->tls_started) {
+            conv->tls_started = TRUE;
+            ssl_starttls_post_ack(tls_handle, pinfo, mail_tls_handle);
+        }
+        return call_dissector(tls_handle, tvb, pinfo, tree);
+    }
+    if (frame->result->pdu_count == 0) {
+        proto_item *ti = proto_tree_add_item(tree, proto_mail, tvb, 0, -1, ENC_NA);
+        proto_item_append_text(ti, ", continuation");
+        col_add_fstr(pinfo->cinfo, COL_INFO, "%s: [continuation, %u bytes]", from_server(conv, pinfo) ? "S" : "C",
+                     tvb_reported_length(tvb));
+    }
+    show_result(tvb, pinfo, tree, frame->result, decrypted ? "Decrypted SMTP PDU" : "Reassembled SMTP PDU");
+    return tvb_captured_length(tvb);
+}
+
+/* Port-registered (and Decode As): the matched port is the server's. */
+static int dissect_mail(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    mail_conv_t *conv = get_conv(pinfo, FALSE, FALSE);
+    if (!conv)
+        conv = get_conv(pinfo, TRUE, pinfo->srcport == pinfo->match_uint && pinfo->destport != pinfo->match_uint);
+    return dissect_with(tvb, pinfo, tree, conv, FALSE, (struct tcpinfo *)data);
+}
+
+/* Any other port: the same content rules the harness applies. */
+static gboolean dissect_mail_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    mail_conv_t *conv = get_conv(pinfo, FALSE, FALSE);
+    if (!conv) {
+        guint len = tvb_captured_length(tvb);
+        _Bool to_server = 0;
+        if (len == 0 || !mailscope_detect(tvb_get_ptr(tvb, 0, len), len, &to_server))
+            return FALSE;
+        conv = get_conv(pinfo, TRUE, !to_server);
+        conversation_set_dissector(find_or_create_conversation(pinfo), mail_handle);
+    }
+    dissect_with(tvb, pinfo, tree, conv, FALSE, (struct tcpinfo *)data);
+    return TRUE;
+}
+
+/* Decrypted TLS application data (implicit TLS ports, or after STARTTLS). */
+static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    mail_conv_t *conv = get_conv(pinfo, FALSE, FALSE);
+    if (!conv)
+        conv = get_conv(pinfo, TRUE, pinfo->srcport == pinfo->match_uint && pinfo->destport != pinfo->match_uint);
+    return dissect_with(tvb, pinfo, tree, conv, TRUE, NULL);
+}
+
+static void register_mail(void)
+{
+    module_t *module;
+    expert_module_t *expert_module;
+    static gint *ett_single[] = {&ett_mail};
+
+    proto_mail = proto_register_protocol("mailscope: SMTP with decoded credentials", "mailscope", "mail");
+
+    field_count = mailscope_field_count();
+    hf_ids = g_new0(int, field_count);
+    ett_ids = g_new0(gint, field_count);
+    hf_table = g_new0(hf_register_info, field_count);
+    gint **ett_pointers = g_new0(gint *, field_count);
+    for (guint i = 0; i < field_count; i++) {
+        ms_field_info info;
+        mailscope_field_info(i, &info);
+        enum ftenum type = FT_NONE;
+        int display = BASE_NONE;
+        switch (info.kind) {
+        case 1: type = FT_STRING; display = BASE_NONE; break;
+        case 2: type = FT_UINT32; display = BASE_DEC; break;
+        case 3: type = FT_BOOLEAN; display = BASE_NONE; break;
+        default: break;
+        }
+        hf_ids[i] = -1;
+        ett_ids[i] = -1;
+        ett_pointers[i] = &ett_ids[i];
+        hf_register_info hf = {&hf_ids[i], {info.name, info.abbrev, type, display, NULL, 0x0, info.blurb, HFILL}};
+        hf_table[i] = hf;
+    }
+    proto_register_field_array(proto_mail, hf_table, field_count);
+    proto_register_subtree_array(ett_pointers, field_count);
+    proto_register_subtree_array(ett_single, 1);
+
+    expert_count = mailscope_expert_count();
+    ei_ids = g_new0(expert_field, expert_count);
+    ei_table = g_new0(ei_register_info, expert_count);
+    static const int groups[] = {PI_SECURITY, PI_MALFORMED, PI_PROTOCOL, PI_SEQUENCE, PI_UNDECODED};
+    static const int severities[] = {PI_CHAT, PI_NOTE, PI_WARN, PI_ERROR};
+    for (guint i = 0; i < expert_count; i++) {
+        ms_expert_info info;
+        mailscope_expert_info(i, &info);
+        expert_field empty = EI_INIT;
+        ei_ids[i] = empty;
+        ei_register_info ei = {&ei_ids[i], {info.abbrev, groups[info.group], severities[info.severity], info.summary, EXPFILL}};
+        ei_table[i] = ei;
+    }
+    expert_module = expert_register_protocol(proto_mail);
+    expert_register_field_array(expert_module, ei_table, expert_count);
+
+    mail_handle = register_dissector("mail", dissect_mail, proto_mail);
+    mail_tls_handle = register_dissector("mail.tls", dissect_mail_tls, proto_mail);
+
+    module = prefs_register_protocol(proto_mail, NULL);
+    prefs_register_bool_preference(module, "reassemble", "Reorder TCP segments before parsing",
+        "Put out-of-order TCP segments back in order and drop retransmitted bytes before parsing, as the "
+        "mailscope harness does. Turn off to parse each segment's bytes in capture order.",
+        &pref_reassemble);
+    prefs_register_bool_preference(module, "show_passwords", "Show passwords and tokens",
+        "Show decoded passwords and bearer tokens in the packet tree. Turn off to show ******** instead "
+        "(filters on mail.auth.password then match only the mask).",
+        &pref_show_passwords);
+    prefs_register_bool_preference(module, "imf", "Hand message content to the IMF dissector",
+        "Pass each message's content, dot-unstuffed and with BDAT chunks joined, to Wireshark's IMF "
+        "dissector, so imf.* fields and File > Export Objects > IMF work.",
+        &pref_imf);
+
+    credentials_tap = register_tap("credentials");
+    register_cleanup_routine(mail_cleanup);
+}
+
+static void handoff_mail(void)
+{
+    /* Creates the mail.tcp.port preference ("Decode As" works as well). */
+    dissector_add_uint_range_with_preference("tcp.port", mailscope_default_smtp_ports(), mail_handle);
+    heur_dissector_add("tcp", dissect_mail_heur, "SMTP on any port (mailscope)", "mail_tcp", proto_mail,
+                       HEURISTIC_ENABLE);
+    ssl_dissector_add(465, mail_tls_handle);
+    imf_handle = find_dissector_add_dependency("imf", proto_mail);
+    tls_handle = find_dissector("tls");
+}
+
+void mailscope_shim_register_plugin(void)
+{
+    static proto_plugin plugin;
+    plugin.register_protoinfo = register_mail;
+    plugin.register_handoff = handoff_mail;
+    proto_register_plugin(&plugin);
+}

@@ -58,6 +58,24 @@ impl std::fmt::Display for Value {
     }
 }
 
+/// Text with control characters written as `\0` or `\xNN`.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for ch in text.chars() {
+        match ch {
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Wire bytes as display text: lossy UTF-8 with control characters escaped.
+pub fn display_text(bytes: &[u8]) -> String {
+    escape_controls(&String::from_utf8_lossy(bytes))
+}
+
 /// One field occurrence, with the bytes it covers and its children.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {
@@ -78,8 +96,17 @@ impl Item {
             children: Vec::new(),
         }
     }
+    /// A text item. Control characters are escaped (`\0`, `\x1b`) so that every
+    /// host shows the same characters: the harness prints them as given and
+    /// Wireshark would otherwise escape them its own way.
     pub fn text(field: Field, offset: usize, len: usize, value: impl Into<String>) -> Self {
-        Item::new(field, offset, len, Value::Str(value.into()))
+        let value = value.into();
+        let value = if value.chars().any(char::is_control) {
+            escape_controls(&value)
+        } else {
+            value
+        };
+        Item::new(field, offset, len, Value::Str(value))
     }
     pub fn uint(field: Field, offset: usize, len: usize, value: u64) -> Self {
         Item::new(field, offset, len, Value::UInt(value))

@@ -41,17 +41,7 @@ fn abbreviate(text: &str, max: usize) -> String {
 
 /// Text a user can read from decoded bytes: lossy UTF-8, control bytes escaped.
 pub fn printable(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '\0' => out.push_str("\\0"),
-            '\x01' => out.push_str("^A"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::item::display_text(bytes)
 }
 
 /// Which SASL message this is.
@@ -529,6 +519,9 @@ impl Exchange {
     }
 
     fn ntlm(&mut self, data: &[u8], ctx: &mut StepContext) {
+        if data.is_empty() {
+            return; // the empty "334 " that invites the NEGOTIATE message
+        }
         match ntlm::parse(data) {
             Ok(message) => {
                 ctx.uint(Field::AuthNtlmMessageType, u64::from(message.message_type));

@@ -212,6 +212,7 @@ fn enhanced_status(text: &str) -> Option<&str> {
 
 /// Info column text for a line: at most 120 characters of it.
 fn info_line(direction: Direction, line: &str) -> String {
+    let line = crate::item::escape_controls(line);
     let mut text: String = line.chars().take(120).collect();
     if line.chars().count() > 120 {
         text.push_str("...");

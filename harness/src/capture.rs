@@ -9,7 +9,7 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
-use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::{create_reader, Block, Linktype, PcapBlockOwned, PcapError};
 
@@ -63,16 +63,30 @@ const LINKTYPE_LINUX_SLL2: i32 = 276;
 /// DLT_RAW as some BSDs number it.
 const DLT_RAW_BSD: [i32; 2] = [12, 14];
 
-/// The IP packet inside a link-layer frame.
-fn slice(linktype: Linktype, data: &[u8]) -> Option<SlicedPacket<'_>> {
+/// The IP packet inside a link-layer frame. Lax slicing, as Wireshark does:
+/// an IPv4 total length of 0 (TCP segmentation offload) means "to the end".
+fn slice(linktype: Linktype, data: &[u8]) -> Option<LaxSlicedPacket<'_>> {
+    let ether_type_at = |at: usize| {
+        Some(EtherType(u16::from_be_bytes([
+            *data.get(at)?,
+            *data.get(at + 1)?,
+        ])))
+    };
     match linktype.0 {
-        LINKTYPE_ETHERNET => SlicedPacket::from_ethernet(data).ok(),
-        LINKTYPE_LINUX_SLL => SlicedPacket::from_linux_sll(data).ok(),
-        // SLL2: protocol type (2), reserved (2), ifindex (4), hatype (2), pkttype (1), addr len (1), addr (8).
-        LINKTYPE_LINUX_SLL2 => SlicedPacket::from_ip(data.get(20..)?).ok(),
-        LINKTYPE_NULL | LINKTYPE_LOOP => SlicedPacket::from_ip(data.get(4..)?).ok(),
-        LINKTYPE_RAW | LINKTYPE_IPV4 | LINKTYPE_IPV6 => SlicedPacket::from_ip(data).ok(),
-        other if DLT_RAW_BSD.contains(&other) => SlicedPacket::from_ip(data).ok(),
+        LINKTYPE_ETHERNET => LaxSlicedPacket::from_ethernet(data).ok(),
+        // SLL: packet type, ARPHRD, address length, address (8), protocol type.
+        LINKTYPE_LINUX_SLL => Some(LaxSlicedPacket::from_ether_type(
+            ether_type_at(14)?,
+            data.get(16..)?,
+        )),
+        // SLL2: protocol type (2), reserved (2), ifindex (4), ARPHRD (2), packet type, address length, address (8).
+        LINKTYPE_LINUX_SLL2 => Some(LaxSlicedPacket::from_ether_type(
+            ether_type_at(0)?,
+            data.get(20..)?,
+        )),
+        LINKTYPE_NULL | LINKTYPE_LOOP => LaxSlicedPacket::from_ip(data.get(4..)?).ok(),
+        LINKTYPE_RAW | LINKTYPE_IPV4 | LINKTYPE_IPV6 => LaxSlicedPacket::from_ip(data).ok(),
+        other if DLT_RAW_BSD.contains(&other) => LaxSlicedPacket::from_ip(data).ok(),
         _ => None,
     }
 }
@@ -80,7 +94,7 @@ fn slice(linktype: Linktype, data: &[u8]) -> Option<SlicedPacket<'_>> {
 fn tcp_segment(frame: u64, linktype: Linktype, data: &[u8]) -> Option<TcpSegment<'_>> {
     let packet = slice(linktype, data)?;
     let (src, dst) = match packet.net? {
-        NetSlice::Ipv4(ip) => {
+        LaxNetSlice::Ipv4(ip) => {
             if ip.is_payload_fragmented() {
                 return None;
             }
@@ -89,7 +103,7 @@ fn tcp_segment(frame: u64, linktype: Linktype, data: &[u8]) -> Option<TcpSegment
                 IpAddr::V4(ip.header().destination_addr()),
             )
         }
-        NetSlice::Ipv6(ip) => {
+        LaxNetSlice::Ipv6(ip) => {
             if ip.is_payload_fragmented() {
                 return None;
             }

@@ -330,3 +330,24 @@ fn zeek_bdat_gap_is_reported_and_the_session_continues() {
         Some("QUIT")
     );
 }
+
+#[test]
+fn segmentation_offload_frames_with_ip_length_zero_are_read() {
+    let Some(dir) = shared() else { return };
+    // Captured on the sender: 4 KB frames whose IPv4 total length is 0 (TSO).
+    let report = analyze(&dir.join("chrissanders-packets/mail_sender_attachment.pcapng"));
+    let message = &summarize(&report)[0].messages[0];
+    assert!(message.complete && message.size > 76_000, "{message:?}");
+    let content = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .find_map(|p| p.message.clone())
+        .unwrap();
+    assert!(String::from_utf8_lossy(&content.content).contains("newguy.jpg"));
+    assert!(report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .all(|p| p.anomalies.is_empty()));
+}

@@ -130,6 +130,12 @@ pub extern "C" fn mailscope_expert_internal() -> u32 {
     Expert::Internal as u32
 }
 
+/// Index of the gap expert info (bytes missing from the stream).
+#[no_mangle]
+pub extern "C" fn mailscope_expert_gap() -> u32 {
+    Expert::Gap as u32
+}
+
 /// Default SMTP ports as a Wireshark range string, e.g. `25,587,2525`.
 #[no_mangle]
 pub extern "C" fn mailscope_default_smtp_ports() -> *const c_char {

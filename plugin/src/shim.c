@@ -89,6 +89,7 @@ extern _Bool mailscope_field_info(guint32 index, ms_field_info *out);
 extern _Bool mailscope_field_is_secret(guint32 index);
 extern guint32 mailscope_expert_count(void);
 extern guint32 mailscope_expert_internal(void);
+extern guint32 mailscope_expert_gap(void);
 extern _Bool mailscope_expert_info(guint32 index, ms_expert_info *out);
 extern const char *mailscope_default_smtp_ports(void);
 extern _Bool mailscope_detect(const guint8 *data, size_t len, _Bool *to_server);
@@ -177,6 +178,18 @@ static gboolean from_server(const mail_conv_t *conv, packet_info *pinfo)
     return pinfo->srcport == conv->server_port && addresses_equal(&pinfo->src, &conv->server_addr);
 }
 
+/* True when TCP's settings keep some segments from subdissectors: then a
+ * reported gap may be bytes TCP did not pass on rather than bytes the
+ * capture lacks. */
+static gboolean tcp_withholds_segments(void)
+{
+    module_t *tcp = prefs_find_module("tcp");
+    pref_t *desegment = tcp ? prefs_find_preference(tcp, "desegment_tcp_streams") : NULL;
+    pref_t *no_sub = tcp ? prefs_find_preference(tcp, "no_subdissector_on_error") : NULL;
+    return (desegment && prefs_get_bool_value(desegment, pref_current)) ||
+           (no_sub && prefs_get_bool_value(no_sub, pref_current));
+}
+
 /* Adds one PDU's items; `tvb` holds the PDU's bytes from `base` on. */
 static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_tree *tree, const ms_pdu *pdu)
 {
@@ -216,7 +229,13 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
     }
     for (guint32 i = 0; i < pdu->anomaly_count; i++) {
         const ms_anomaly *anomaly = &pdu->anomalies[i];
-        expert_add_info_format(pinfo, top, &ei_ids[anomaly->expert], "%s", anomaly->message);
+        if (anomaly->expert == mailscope_expert_gap() && tcp_withholds_segments())
+            expert_add_info_format(pinfo, top, &ei_ids[anomaly->expert],
+                                   "%s (TCP preferences withhold out-of-order and retransmitted segments from "
+                                   "mailscope: set tcp.desegment_tcp_streams and tcp.no_subdissector_on_error "
+                                   "to FALSE)", anomaly->message);
+        else
+            expert_add_info_format(pinfo, top, &ei_ids[anomaly->expert], "%s", anomaly->message);
     }
     return top;
 }

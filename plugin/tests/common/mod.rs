@@ -1,0 +1,281 @@
+//! Runs the real tshark with the freshly built plugin.
+//!
+//! tshark run as root ignores personal plugin folders, so when the tests run
+//! as root, tshark runs as `nobody` with a throwaway HOME that holds the
+//! plugin at `~/.local/lib/wireshark/plugins/<major.minor>/epan/`. Captures
+//! are copied there too, so every parent folder is readable.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub struct Tshark {
+    home: PathBuf,
+    as_nobody: bool,
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The cdylib cargo built beside this test binary.
+fn plugin_library() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path = dir.join("libmailscope.so");
+    assert!(
+        path.exists(),
+        "{} was not built: run `cargo build -p mailscope-plugin` first",
+        path.display()
+    );
+    // `cargo test` does not rebuild a cdylib: refuse one older than its sources.
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).unwrap();
+    let built = modified(&path);
+    let mut sources = vec![root().join("fields.table")];
+    for dir in ["src", "plugin/src"] {
+        sources.extend(
+            std::fs::read_dir(root().join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().path()),
+        );
+    }
+    for source in sources {
+        assert!(
+            modified(&source) <= built,
+            "{} is older than {}: run `cargo build -p mailscope-plugin` first",
+            path.display(),
+            source.display()
+        );
+    }
+    path
+}
+
+fn wireshark_series() -> String {
+    let out = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .expect("tshark is installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text
+        .split_whitespace()
+        .nth(2)
+        .expect("tshark prints its version");
+    let mut parts = version.split('.');
+    format!("{}.{}", parts.next().unwrap(), parts.next().unwrap())
+}
+
+pub fn tshark() -> &'static Tshark {
+    static TSHARK: OnceLock<Tshark> = OnceLock::new();
+    TSHARK.get_or_init(|| {
+        let uid = Command::new("id").arg("-u").output().unwrap();
+        let as_nobody = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        let home = std::env::temp_dir().join(format!("mailscope-tshark-{}", std::process::id()));
+        let plugins = home
+            .join(".local/lib/wireshark/plugins")
+            .join(wireshark_series())
+            .join("epan");
+        std::fs::create_dir_all(&plugins).unwrap();
+        std::fs::create_dir_all(home.join("captures")).unwrap();
+        std::fs::copy(plugin_library(), plugins.join("mailscope.so")).unwrap();
+        if as_nobody {
+            let status = Command::new("chmod")
+                .arg("-R")
+                .arg("a+rwX")
+                .arg(&home)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        Tshark { home, as_nobody }
+    })
+}
+
+/// The TCP settings under which tshark hands mailscope every segment.
+pub const TCP_PREFS: [&str; 4] = [
+    "-o",
+    "tcp.no_subdissector_on_error:FALSE",
+    "-o",
+    "tcp.desegment_tcp_streams:FALSE",
+];
+
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Tshark {
+    /// Copies a capture where tshark's user can read it.
+    pub fn stage(&self, capture: &Path) -> PathBuf {
+        let name = capture.to_string_lossy().replace(['/', '\\'], "_");
+        let dest = self.home.join("captures").join(name);
+        if !dest.exists() {
+            std::fs::copy(capture, &dest).unwrap();
+            if self.as_nobody {
+                Command::new("chmod")
+                    .arg("a+r")
+                    .arg(&dest)
+                    .status()
+                    .unwrap();
+            }
+        }
+        dest
+    }
+
+    /// Runs tshark on a capture with Wireshark's default TCP settings.
+    pub fn on_defaults(&self, capture: &Path, args: &[&str]) -> Output {
+        let staged = self.stage(capture);
+        let mut all: Vec<&str> = args.to_vec();
+        let path = staged.to_string_lossy().into_owned();
+        all.extend(["-r", &path]);
+        self.run(&all)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut command = if self.as_nobody {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "nobody", "--", "env"])
+                .arg(format!("HOME={}", self.home.display()))
+                .arg("tshark");
+            c
+        } else {
+            let mut c = Command::new("tshark");
+            c.env("HOME", &self.home);
+            c
+        };
+        let out = command
+            .args(args)
+            .current_dir(&self.home)
+            .output()
+            .expect("tshark runs");
+        Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs tshark on a capture (staged first); `args` come before `-r`.
+    ///
+    /// TCP is told to hand every segment to subdissectors (out-of-order,
+    /// retransmitted and "spurious retransmission" ones too): mailscope
+    /// reassembles them itself, exactly as the harness does. Wireshark's
+    /// defaults withhold them; the README explains the two settings.
+    pub fn on(&self, capture: &Path, args: &[&str]) -> Output {
+        let staged = self.stage(capture);
+        let mut all: Vec<&str> = TCP_PREFS.to_vec();
+        all.extend(args);
+        let path = staged.to_string_lossy().into_owned();
+        all.extend(["-r", &path]);
+        self.run(&all)
+    }
+}
+
+/// Every fixture capture of the project.
+pub fn fixtures() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root().join("fixtures")).unwrap() {
+        let dir = entry.unwrap().path();
+        for name in ["capture.pcap", "capture.pcapng"] {
+            if dir.join(name).exists() {
+                out.push(dir.join(name));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// SMTP captures in `../shared/pcaps`, when it is there.
+pub fn shared_smtp_captures() -> Vec<PathBuf> {
+    let dir = root().parent().unwrap().join("shared/pcaps");
+    let mut out = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            ) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn unescape_xml(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let end = rest[at..]
+            .find(';')
+            .map(|e| at + e)
+            .unwrap_or(rest.len() - 1);
+        let entity = &rest[at + 1..end];
+        match entity {
+            "quot" => out.push('"'),
+            "amp" => out.push('&'),
+            "lt" => out.push('<'),
+            "gt" => out.push('>'),
+            "apos" => out.push('\''),
+            e if e.starts_with("#x") => out.extend(
+                u32::from_str_radix(&e[2..], 16)
+                    .ok()
+                    .and_then(char::from_u32),
+            ),
+            e if e.starts_with('#') => {
+                out.extend(e[1..].parse::<u32>().ok().and_then(char::from_u32))
+            }
+            other => out.push_str(&format!("&{other};")),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = start + tag[start..].find('"')?;
+    Some(unescape_xml(&tag[start..end]))
+}
+
+/// `(frame, [(field, shown value)])` for every frame with `mail.*` fields, from `-T pdml`.
+pub fn pdml_mail_fields(pdml: &str) -> Vec<(u64, Vec<(String, String)>)> {
+    let mut out = Vec::new();
+    for packet in pdml.split("<packet>").skip(1) {
+        let mut frame = 0;
+        let mut fields = Vec::new();
+        for tag in packet.split('<').filter(|t| t.starts_with("field ")) {
+            let Some(name) = attribute(tag, "name") else {
+                continue;
+            };
+            if name == "frame.number" {
+                frame = attribute(tag, "show")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+            }
+            if name.starts_with("mail.") {
+                fields.push((name, attribute(tag, "show").unwrap_or_default()));
+            }
+        }
+        if !fields.is_empty() {
+            out.push((frame, fields));
+        }
+    }
+    out
+}

@@ -1,0 +1,390 @@
+//! The plugin loaded into the real tshark, checked against the harness and
+//! against the facts each fixture carries.
+
+mod common;
+
+use std::path::Path;
+
+use common::{fixtures, pdml_mail_fields, shared_smtp_captures, tshark};
+use mailscope::{Field, FieldKind, Value};
+use mailscope_harness::{analyze_file, summarize, Options};
+
+/// What the harness reports, in the same shape as the PDML: frame -> [(field, value)],
+/// with each PDU's expert infos after its fields, as Wireshark puts them.
+fn harness_fields(capture: &Path) -> Vec<(u64, Vec<(String, String)>)> {
+    let report = analyze_file(capture, Options::default(), |_| {});
+    report
+        .frames
+        .iter()
+        .map(|record| {
+            let mut fields = Vec::new();
+            for pdu in &record.pdus {
+                for (item, _) in pdu.flatten() {
+                    let shown = match &item.value {
+                        Value::None => String::new(),
+                        // PDML shows a boolean as 1 or 0.
+                        Value::Bool(b) => u8::from(*b).to_string(),
+                        other => other.to_string(),
+                    };
+                    fields.push((item.field.abbrev().to_string(), shown));
+                }
+                for anomaly in &pdu.anomalies {
+                    fields.push((anomaly.expert.abbrev().to_string(), String::new()));
+                }
+            }
+            (record.frame, fields)
+        })
+        .collect()
+}
+
+fn pdml(capture: &Path, extra: &[&str]) -> Vec<(u64, Vec<(String, String)>)> {
+    let mut args = vec!["-T", "pdml"];
+    args.extend(extra);
+    let out = tshark().on(capture, &args);
+    let truncated = out.stderr.contains("cut short in the middle of a packet");
+    assert!(
+        out.status == 0 || truncated,
+        "{}: {}",
+        capture.display(),
+        out.stderr
+    );
+    pdml_mail_fields(&out.stdout)
+}
+
+fn assert_parity(capture: &Path) {
+    let ours = harness_fields(capture);
+    let theirs = pdml(capture, &[]);
+    let frames =
+        |v: &Vec<(u64, Vec<(String, String)>)>| v.iter().map(|(f, _)| *f).collect::<Vec<_>>();
+    assert_eq!(
+        frames(&ours),
+        frames(&theirs),
+        "{}: frames with mail fields",
+        capture.display()
+    );
+    for ((frame, a), (_, b)) in ours.iter().zip(&theirs) {
+        assert_eq!(
+            a,
+            b,
+            "{} frame {frame}: harness vs tshark",
+            capture.display()
+        );
+    }
+}
+
+#[test]
+fn plugin_is_listed_and_every_field_is_registered() {
+    let plugins = tshark().run(&["-G", "plugins"]);
+    assert!(
+        plugins.stdout.contains("mailscope.so"),
+        "{}",
+        plugins.stdout
+    );
+    let fields = tshark().run(&["-G", "fields"]).stdout;
+    for field in Field::ALL {
+        let ftype = match field.kind() {
+            FieldKind::None => "FT_NONE",
+            FieldKind::String => "FT_STRING",
+            FieldKind::UInt => "FT_UINT32",
+            FieldKind::Bool => "FT_BOOLEAN",
+        };
+        let row = fields
+            .lines()
+            .find(|l| l.split('\t').nth(2) == Some(field.abbrev()));
+        let row = row.unwrap_or_else(|| panic!("{} not registered", field.abbrev()));
+        assert_eq!(row.split('\t').nth(3), Some(ftype), "{row}");
+    }
+}
+
+#[test]
+fn parity_with_the_harness_on_every_fixture() {
+    for capture in fixtures() {
+        assert_parity(&capture);
+    }
+}
+
+#[test]
+fn parity_with_the_harness_on_shared_smtp_captures() {
+    let captures: Vec<_> = shared_smtp_captures()
+        .into_iter()
+        .filter(|p| {
+            !analyze_file(p, Options::default(), |_| {})
+                .connections
+                .is_empty()
+        })
+        .collect();
+    if captures.is_empty() {
+        eprintln!("note: ../shared/pcaps is not there; skipped");
+        return;
+    }
+    assert!(
+        captures.len() >= 20,
+        "only {} SMTP captures",
+        captures.len()
+    );
+    for capture in captures {
+        assert_parity(&capture);
+    }
+}
+
+#[test]
+fn two_pass_equals_one_pass() {
+    for capture in fixtures() {
+        assert_eq!(
+            pdml(&capture, &[]),
+            pdml(&capture, &["-2"]),
+            "{}",
+            capture.display()
+        );
+    }
+}
+
+#[test]
+fn display_filters_select_credentials() {
+    let fixture = common::root().join("fixtures/auth-plain-two-step-failure/capture.pcap");
+    let out = tshark().on(
+        &fixture,
+        &[
+            "-Y",
+            "mail.auth.password",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "mail.auth.mechanism",
+            "-e",
+            "mail.auth.password",
+        ],
+    );
+    assert_eq!(out.stdout, "14\tPLAIN\tguess1\n26\tLOGIN\tcorrect horse\n");
+    let out = tshark().on(
+        &fixture,
+        &[
+            "-Y",
+            "mail.auth.result == \"failure\"",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "mail.smtp.reply.code",
+        ],
+    );
+    assert_eq!(out.stdout, "16\t535\n");
+    let ntlm = common::root().join("fixtures/auth-ntlm/capture.pcap");
+    let out = tshark().on(
+        &ntlm,
+        &[
+            "-Y",
+            "mail.auth.ntlm.host",
+            "-T",
+            "fields",
+            "-e",
+            "mail.auth.username",
+            "-e",
+            "mail.auth.ntlm.domain",
+            "-e",
+            "mail.auth.ntlm.host",
+        ],
+    );
+    assert_eq!(out.stdout, "niaj\tEXAMPLE\tWS042\n");
+}
+
+#[test]
+fn credentials_tap_lists_every_mechanism() {
+    for capture in fixtures() {
+        let report = analyze_file(&capture, Options::default(), |_| {});
+        let expected: Vec<(u64, String)> = summarize(&report)
+            .into_iter()
+            .flat_map(|s| s.credentials)
+            .map(|c| (c.frame, c.username.unwrap_or_else(|| "n.a.".into())))
+            .collect();
+        let out = tshark().on(&capture, &["-q", "-z", "credentials"]);
+        let rows: Vec<(u64, String)> = out
+            .stdout
+            .lines()
+            .filter_map(|l| {
+                let mut cells = l.split_whitespace();
+                let frame = cells.next()?.parse().ok()?;
+                let _proto = cells.next()?;
+                Some((frame, cells.next()?.to_string()))
+            })
+            .collect();
+        assert_eq!(rows, expected, "{}: {}", capture.display(), out.stdout);
+    }
+}
+
+#[test]
+fn smtp_on_other_ports_is_found_without_decode_as() {
+    let fixture = common::root().join("fixtures/nonstandard-port/capture.pcap");
+    let out = tshark().on(
+        &fixture,
+        &[
+            "-Y",
+            "mail.auth.password",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.port",
+            "-e",
+            "mail.auth.password",
+        ],
+    );
+    assert_eq!(out.stdout, "50000,10025\tportless\n");
+}
+
+#[test]
+fn info_column_follows_wireshark_habit() {
+    let fixture = common::root().join("fixtures/auth-login-odd-prompts/capture.pcap");
+    let out = tshark().on(
+        &fixture,
+        &["-Y", "mail", "-T", "fields", "-e", "_ws.col.Info"],
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "S: 220 mail.example.org ESMTP Postfix (Debian/GNU)"
+    );
+    assert!(
+        lines.contains(&"C: AUTH LOGIN ZXZl (user: eve)"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"S: 235 2.7.0 Authentication successful (user: eve)"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn expert_infos_name_the_problem() {
+    let fixture = common::root().join("fixtures/hostile-lines/capture.pcap");
+    let out = tshark().on(&fixture, &["-q", "-z", "expert,note"]);
+    assert!(
+        out.stdout.contains("BDAT size \"12x\" is not a number"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("command line longer than 8192 bytes"),
+        "{}",
+        out.stdout
+    );
+    let failed = common::root().join("fixtures/auth-xoauth2/capture.pcap");
+    let out = tshark().on(
+        &failed,
+        &[
+            "-Y",
+            "mail.expert.auth_failed",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ],
+    );
+    assert_eq!(out.stdout, "16\n");
+}
+
+#[test]
+fn message_content_reaches_imf_and_export_objects() {
+    let fixture = common::root().join("fixtures/auth-plain/capture.pcap");
+    let out = tshark().on(
+        &fixture,
+        &[
+            "-Y",
+            "imf",
+            "-T",
+            "fields",
+            "-e",
+            "imf.subject",
+            "-e",
+            "mail.smtp.data.size",
+        ],
+    );
+    assert_eq!(out.stdout, "Dots\t262\n");
+    let dir = tshark().stage(&fixture).parent().unwrap().join("exported");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::process::Command::new("chmod")
+        .arg("a+rwx")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    let export = format!("imf,{}", dir.display());
+    let out = tshark().on(&fixture, &["-q", "--export-objects", &export]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let eml = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        eml.contains("Subject: Dots") && eml.contains("\r\n.hidden\r\n"),
+        "{eml}"
+    );
+}
+
+#[test]
+fn show_passwords_preference_masks_secrets() {
+    let fixture = common::root().join("fixtures/auth-plain/capture.pcap");
+    let out = tshark().on(
+        &fixture,
+        &[
+            "-o",
+            "mail.show_passwords:FALSE",
+            "-Y",
+            "mail.auth.username",
+            "-T",
+            "fields",
+            "-e",
+            "mail.auth.password",
+        ],
+    );
+    assert_eq!(out.stdout.lines().next(), Some("********"));
+}
+
+#[test]
+fn no_shared_capture_crashes_or_trips_a_dissector_bug() {
+    let captures = shared_smtp_captures();
+    for capture in captures {
+        let out = tshark().on(&capture, &["-V"]);
+        assert_eq!(out.status, 0, "{}: {}", capture.display(), out.stderr);
+        for line in out.stdout.lines() {
+            assert!(
+                !line.contains("Dissector bug"),
+                "{}: {line}",
+                capture.display()
+            );
+            assert!(
+                !(line.contains("Malformed") && line.contains("mail")),
+                "{}: {line}",
+                capture.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn with_default_tcp_settings_a_withheld_segment_is_explained() {
+    // TCP keeps the out-of-order AUTH segment from subdissectors by default.
+    let fixture = common::root().join("fixtures/ipv6-reordered/capture.pcapng");
+    let out = tshark().on_defaults(&fixture, &["-q", "-z", "expert,warn"]);
+    assert!(
+        out.stdout
+            .contains("33 bytes missing from the capture (TCP preferences withhold"),
+        "{}",
+        out.stdout
+    );
+    let out = tshark().on(
+        &fixture,
+        &[
+            "-Y",
+            "mail.auth.password",
+            "-T",
+            "fields",
+            "-e",
+            "mail.auth.password",
+        ],
+    );
+    assert_eq!(out.stdout, "reorder\n");
+}

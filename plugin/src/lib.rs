@@ -176,6 +176,8 @@ pub unsafe extern "C" fn mailscope_detect(
 // ----- connections and their results
 
 /// Everything allocated for the open capture file, dropped by `mailscope_reset`.
+/// Boxed so the addresses handed to C stay put when the vectors grow.
+#[allow(clippy::vec_box)]
 struct Registry {
     connections: Vec<Box<PluginConnection>>,
     results: Vec<Box<OwnedResult>>,

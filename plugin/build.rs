@@ -9,6 +9,7 @@ fn main() {
     build
         .file("src/shim.c")
         .flag_if_supported("-Wno-unused-parameter")
+        .flag("-Werror=implicit-function-declaration")
         .warnings(true);
     for dir in includes.split(':').filter(|d| !d.is_empty()) {
         build.include(dir);

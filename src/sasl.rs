@@ -187,6 +187,13 @@ impl Exchange {
         }
         let mut out = ctx.out;
         if out.credential.is_none() && !self.credential_sent && self.credential_complete() {
+            // The step that completes a credential names whose it is, even when the
+            // username came in an earlier message (LOGIN, SCRAM, DIGEST-MD5's rspauth).
+            if let (Some(user), None) = (&self.credential.username, &out.username) {
+                out.items
+                    .push(Item::text(Field::AuthUsername, offset, len, user.clone()));
+                out.username = Some(user.clone());
+            }
             self.credential.frame = frame;
             self.credential_sent = true;
             out.credential = Some(self.credential.clone());

@@ -119,3 +119,22 @@ fn port_override_and_tree_output() {
     );
     assert!(stdout.contains("Username: frank"), "{stdout}");
 }
+
+#[test]
+fn readme_documents_every_field_and_expert() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    for field in mailscope::Field::ALL {
+        assert!(
+            readme.contains(&format!("`{}`", field.abbrev())),
+            "README lacks {}",
+            field.abbrev()
+        );
+    }
+    for expert in mailscope::Expert::ALL {
+        assert!(
+            readme.contains(&format!("`{}`", expert.abbrev())),
+            "README lacks {}",
+            expert.abbrev()
+        );
+    }
+}

@@ -386,3 +386,36 @@ fn truncated_file_reports_what_was_read() {
     assert!(error.contains("truncated"), "{error}");
     assert_eq!(creds("truncated-file")[0].2.as_deref(), Some("cutshort"));
 }
+
+/// The generator the fixture READMEs name reproduces every committed capture byte for byte.
+#[test]
+fn fixtures_are_reproducible_from_their_generator() {
+    let root = common::root();
+    let out = std::env::temp_dir().join(format!("mailscope-fixtures-{}", std::process::id()));
+    let status = std::process::Command::new("python3")
+        .arg(root.join("fixtures/generate.py"))
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("python3 runs the generator");
+    assert!(status.success());
+    let mut compared = 0;
+    for entry in std::fs::read_dir(root.join("fixtures")).unwrap() {
+        let dir = entry.unwrap().path();
+        for file in ["capture.pcap", "capture.pcapng", "README.md"] {
+            if dir.join(file).exists() {
+                let name = dir.file_name().unwrap();
+                let fresh = std::fs::read(out.join(name).join(file)).unwrap();
+                assert!(
+                    fresh == std::fs::read(dir.join(file)).unwrap(),
+                    "{}/{file} differs from the generator's",
+                    dir.display()
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 38, "compared only {compared} files");
+    std::fs::remove_dir_all(&out).ok();
+}

@@ -16,6 +16,7 @@
 #include <epan/conversation.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
+#include <epan/prefs-int.h>
 #include <epan/proto_data.h>
 #include <epan/range.h>
 #include <epan/tap.h>

@@ -75,10 +75,17 @@ fn assert_parity(capture: &Path) {
 #[test]
 fn plugin_is_listed_and_every_field_is_registered() {
     let plugins = tshark().run(&["-G", "plugins"]);
+    let ours: Vec<&str> = plugins
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("mailscope.so"))
+        .collect();
+    // Exactly one mailscope, the one under test: never a copy installed elsewhere.
+    assert_eq!(ours.len(), 1, "{}", plugins.stdout);
     assert!(
-        plugins.stdout.contains("mailscope.so"),
+        ours[0].contains("/plugins/") && ours[0].contains("mailscope-tshark-"),
         "{}",
-        plugins.stdout
+        ours[0]
     );
     let fields = tshark().run(&["-G", "fields"]).stdout;
     for field in Field::ALL {

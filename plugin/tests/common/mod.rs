@@ -1,9 +1,13 @@
 //! Runs the real tshark with the freshly built plugin.
 //!
-//! tshark run as root ignores personal plugin folders, so when the tests run
-//! as root, tshark runs as `nobody` with a throwaway HOME that holds the
-//! plugin at `~/.local/lib/wireshark/plugins/<major.minor>/epan/`. Captures
-//! are copied there too, so every parent folder is readable.
+//! tshark run as root ignores personal plugin folders and
+//! WIRESHARK_PLUGIN_DIR, so when the tests run as root, tshark runs as
+//! `nobody`. WIRESHARK_PLUGIN_DIR points at a throwaway tree holding only
+//! the freshly built plugin (`<dir>/<major.minor>/epan/mailscope.so`): it
+//! replaces the global plugin folder, so a mailscope installed system-wide
+//! can neither shadow the build under test nor register `mail` twice.
+//! Captures are copied into the same throwaway folder, so every parent
+//! folder is readable.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -74,10 +78,7 @@ pub fn tshark() -> &'static Tshark {
         let uid = Command::new("id").arg("-u").output().unwrap();
         let as_nobody = String::from_utf8_lossy(&uid.stdout).trim() == "0";
         let home = std::env::temp_dir().join(format!("mailscope-tshark-{}", std::process::id()));
-        let plugins = home
-            .join(".local/lib/wireshark/plugins")
-            .join(wireshark_series())
-            .join("epan");
+        let plugins = home.join("plugins").join(wireshark_series()).join("epan");
         std::fs::create_dir_all(&plugins).unwrap();
         std::fs::create_dir_all(home.join("captures")).unwrap();
         std::fs::copy(plugin_library(), plugins.join("mailscope.so")).unwrap();
@@ -135,16 +136,26 @@ impl Tshark {
         self.run(&all)
     }
 
+    /// The private global plugin folder: only the plugin under test is in it.
+    fn plugin_dir(&self) -> PathBuf {
+        self.home.join("plugins")
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         let mut command = if self.as_nobody {
             let mut c = Command::new("runuser");
             c.args(["-u", "nobody", "--", "env"])
                 .arg(format!("HOME={}", self.home.display()))
+                .arg(format!(
+                    "WIRESHARK_PLUGIN_DIR={}",
+                    self.plugin_dir().display()
+                ))
                 .arg("tshark");
             c
         } else {
             let mut c = Command::new("tshark");
-            c.env("HOME", &self.home);
+            c.env("HOME", &self.home)
+                .env("WIRESHARK_PLUGIN_DIR", self.plugin_dir());
             c
         };
         let out = command

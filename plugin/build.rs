@@ -15,6 +15,14 @@ fn main() {
         build.include(dir);
     }
     build.compile("mailscope_shim");
+    // plugin_describe() exists from Wireshark 4.2 on.
+    println!("cargo::rustc-check-cfg=cfg(ws_plugin_describe)");
+    let version = std::env::var("DEP_WIRESHARK_VERSION").unwrap_or_default();
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) >= (4, 2) {
+        println!("cargo:rustc-cfg=ws_plugin_describe");
+    }
     println!("cargo:rustc-link-lib=wireshark");
     println!("cargo:rustc-link-lib=glib-2.0");
 }

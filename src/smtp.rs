@@ -359,8 +359,9 @@ impl Smtp {
     }
 
     fn starts_tls(&mut self, direction: Direction, data: &[u8]) -> bool {
-        // A TLS record starts with content type 20..23 and major version 3.
-        let looks_tls = data.len() >= 3 && (20..=23).contains(&data[0]) && data[1] == 3;
+        // A TLS record starts with content type 20..23: control bytes that never
+        // start an SMTP line, so the first byte decides, however small the segment.
+        let looks_tls = (20..=23).contains(&data[0]);
         match direction {
             Direction::ToServer => match self.client {
                 ClientMode::Tls => true,

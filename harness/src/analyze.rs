@@ -193,12 +193,19 @@ impl Analyzer {
         );
         let id = *id;
         self.report.connections[id - 1].last_frame = segment.frame;
-        if !out.pdus.is_empty() {
-            self.report.frames.push(FrameRecord {
+        if out.pdus.is_empty() {
+            return;
+        }
+        match self.report.frames.last_mut() {
+            // One record per frame, whatever number of calls its bytes took.
+            Some(last) if last.frame == segment.frame && last.connection == id => {
+                last.pdus.extend(out.pdus)
+            }
+            _ => self.report.frames.push(FrameRecord {
                 frame: segment.frame,
                 connection: id,
                 pdus: out.pdus,
-            });
+            }),
         }
     }
 

@@ -419,3 +419,69 @@ fn fixtures_are_reproducible_from_their_generator() {
     assert!(compared >= 38, "compared only {compared} files");
     std::fs::remove_dir_all(&out).ok();
 }
+
+/// Cutting every segment into 1-byte or 7-byte pieces changes nothing a user sees:
+/// framing is incremental, and a PDU belongs to the frame that completes it.
+/// Each flow's first payload segment stays whole: content detection looks at
+/// one packet, as Wireshark's heuristic dissectors do.
+#[test]
+fn any_segmentation_gives_the_same_report() {
+    use mailscope_harness::analyze::Analyzer;
+    use mailscope_harness::capture::read_capture;
+    use mailscope_harness::Options;
+
+    for entry in std::fs::read_dir(common::root().join("fixtures")).unwrap() {
+        let dir = entry.unwrap().path();
+        let Some(path) = ["capture.pcap", "capture.pcapng"]
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.exists())
+        else {
+            continue;
+        };
+        let whole = render::snapshot(&analyze(&path));
+        for piece in [1usize, 7] {
+            let mut analyzer = Analyzer::new(Options::default());
+            let mut seen_flows = std::collections::HashSet::new();
+            let frames = read_capture(
+                &path,
+                |segment| {
+                    let flow = if segment.src < segment.dst {
+                        (segment.src, segment.dst)
+                    } else {
+                        (segment.dst, segment.src)
+                    };
+                    let first = !segment.payload.is_empty() && seen_flows.insert(flow);
+                    if first || segment.payload.len() <= piece {
+                        return analyzer.segment(segment);
+                    }
+                    for (i, chunk) in segment.payload.chunks(piece).enumerate() {
+                        let mut part = segment.clone();
+                        part.seq = segment.seq.wrapping_add((i * piece) as u32);
+                        part.payload = chunk;
+                        analyzer.segment(part);
+                    }
+                },
+                |_| {},
+            );
+            let (frames, error) = match frames {
+                Ok(n) => (n, None),
+                Err(e) => (0, Some(e)),
+            };
+            let mut split = analyzer.finish(frames, error);
+            let mut reference = analyze(&path);
+            // The frame count of a truncated file is not part of the comparison.
+            split.frames_read = reference.frames_read;
+            reference.error = None;
+            split.error = None;
+            let whole_without_error = render::snapshot(&reference);
+            assert_eq!(
+                render::snapshot(&split),
+                whole_without_error,
+                "{} cut into {piece}-byte pieces",
+                path.display()
+            );
+            assert!(!whole.is_empty());
+        }
+    }
+}

@@ -40,6 +40,13 @@ pub static plugin_want_major: c_int = wireshark_sys::WIRESHARK_VERSION_MAJOR as 
 #[no_mangle]
 pub static plugin_want_minor: c_int = wireshark_sys::WIRESHARK_VERSION_MINOR as c_int;
 
+/// What kind of plugin this is, for Wireshark 4.2 and later (`WS_PLUGIN_DESC_DISSECTOR`).
+#[cfg(ws_plugin_describe)]
+#[no_mangle]
+pub extern "C" fn plugin_describe() -> u32 {
+    1 << 0
+}
+
 extern "C" {
     fn mailscope_shim_register_plugin();
 }
@@ -544,6 +551,26 @@ mod tests {
         assert!(items.iter().all(|i| i.offset + i.len <= pdu.len));
         assert!(!pdu.credential_user.is_null());
         mailscope_reset();
+    }
+
+    #[test]
+    fn a_panic_becomes_an_internal_error_and_retires_the_connection() {
+        let conn = mailscope_conn_new();
+        let result = unsafe { &*run(conn, |_| panic!("boom at frame 7")) };
+        let message = unsafe { std::ffi::CStr::from_ptr(result.internal_error) };
+        assert_eq!(
+            message.to_str().unwrap(),
+            "mailscope stopped parsing this connection: boom at frame 7"
+        );
+        assert_eq!(result.pdu_count, 0);
+        let line = b"EHLO x\r\n";
+        let next = unsafe {
+            mailscope_conn_segment(conn, true, 1, 0, false, line.as_ptr(), line.len(), 8)
+        };
+        assert!(
+            next.is_null(),
+            "a poisoned connection is not parsed further"
+        );
     }
 
     #[test]

@@ -395,3 +395,28 @@ fn with_default_tcp_settings_a_withheld_segment_is_explained() {
     );
     assert_eq!(out.stdout, "reorder\n");
 }
+
+#[test]
+fn reassembly_preference_off_parses_segments_in_capture_order() {
+    let fixture = common::root().join("fixtures/ipv6-reordered/capture.pcapng");
+    let fields = [
+        "-Y",
+        "mail.smtp.command",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "mail.smtp.command",
+    ];
+    let on = tshark().on(&fixture, &fields);
+    assert_eq!(on.stdout, "6\tEHLO\n11\tAUTH,MAIL\n15\tQUIT\n");
+    let mut off_args = vec!["-o", "mail.reassemble:FALSE"];
+    off_args.extend(fields);
+    let off = tshark().on(&fixture, &off_args);
+    // The early MAIL segment is parsed where it arrived, the retransmitted AUTH twice.
+    assert_eq!(
+        off.stdout,
+        "6\tEHLO\n10\tMAIL\n11\tAUTH\n12\tAUTH\n15\tQUIT\n"
+    );
+}

@@ -41,6 +41,15 @@ impl Connection {
         }
     }
 
+    /// The decrypted session that follows an accepted STARTTLS.
+    pub fn after_starttls(protocol: Protocol) -> Self {
+        Connection {
+            protocol,
+            streams: Default::default(),
+            engine: Smtp::after_starttls(Limits::default()),
+        }
+    }
+
     pub fn protocol(&self) -> Protocol {
         self.protocol
     }

@@ -239,6 +239,14 @@ impl Smtp {
         }
     }
 
+    /// The session inside TLS after STARTTLS: no new greeting comes (RFC 3207 4.2).
+    pub fn after_starttls(limits: Limits) -> Self {
+        Smtp {
+            greeted: true,
+            ..Smtp::new(limits)
+        }
+    }
+
     /// The session state as users name it, at this moment.
     pub fn state_name(&self) -> &'static str {
         if self.client == ClientMode::Tls {

@@ -218,8 +218,18 @@ pub extern "C" fn mailscope_reset() {
 /// A new SMTP connection. It lives until `mailscope_reset`.
 #[no_mangle]
 pub extern "C" fn mailscope_conn_new() -> *mut PluginConnection {
+    register(Connection::new(Protocol::Smtp))
+}
+
+/// The decrypted SMTP session inside TLS after STARTTLS. It lives until `mailscope_reset`.
+#[no_mangle]
+pub extern "C" fn mailscope_conn_new_after_starttls() -> *mut PluginConnection {
+    register(Connection::after_starttls(Protocol::Smtp))
+}
+
+fn register(connection: Connection) -> *mut PluginConnection {
     let mut conn = Box::new(PluginConnection {
-        connection: Connection::new(Protocol::Smtp),
+        connection,
         poisoned: false,
     });
     let ptr: *mut PluginConnection = &mut *conn;

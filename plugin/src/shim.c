@@ -96,6 +96,7 @@ extern const char *mailscope_default_smtp_ports(void);
 extern _Bool mailscope_detect(const guint8 *data, size_t len, _Bool *to_server);
 extern void mailscope_reset(void);
 extern ms_connection *mailscope_conn_new(void);
+extern ms_connection *mailscope_conn_new_after_starttls(void);
 extern const ms_result *mailscope_conn_segment(ms_connection *conn, _Bool to_server, guint32 seq, guint32 ack,
                                                _Bool has_ack, const guint8 *data, size_t len, guint32 frame);
 extern const ms_result *mailscope_conn_stream(ms_connection *conn, _Bool to_server, const guint8 *data, size_t len,
@@ -312,7 +313,7 @@ static int dissect_with(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, mai
     frame = (mail_frame_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mail, key);
     if (!frame && !PINFO_FD_VISITED(pinfo)) {
         if (decrypted && !conv->inner)
-            conv->inner = mailscope_conn_new();
+            conv->inner = conv->tls_started ? mailscope_conn_new_after_starttls() : mailscope_conn_new();
         conn = decrypted ? conv->inner : conv->conn;
         frame = wmem_new0(wmem_file_scope(), mail_frame_t);
         frame->result = first_pass(tvb, pinfo, conv, conn, decrypted ? NULL : tcpinfo);

@@ -420,3 +420,79 @@ fn reassembly_preference_off_parses_segments_in_capture_order() {
         "6\tEHLO\n10\tMAIL\n11\tAUTH\n12\tAUTH\n15\tQUIT\n"
     );
 }
+
+/// `-o tls.keylog_file:<the fixture's keys.log>`, staged where tshark's user can read it.
+fn keylog_option(fixture: &str) -> String {
+    let keys = tshark().stage(
+        &common::root()
+            .join("fixtures")
+            .join(fixture)
+            .join("keys.log"),
+    );
+    format!("tls.keylog_file:{}", keys.display())
+}
+
+#[test]
+fn starttls_session_is_dissected_inside_tls_with_a_key_log() {
+    let fixture = common::root().join("fixtures/starttls-decryptable/capture.pcap");
+    let keys = keylog_option("starttls-decryptable");
+    let fields = [
+        "-T",
+        "fields",
+        "-e",
+        "mail.auth.username",
+        "-e",
+        "mail.auth.password",
+    ];
+    let mut args = vec!["-o", keys.as_str(), "-Y", "mail.auth.password"];
+    args.extend(fields);
+    assert_eq!(tshark().on(&fixture, &args).stdout, "xavier\tinside-tls\n");
+    // Without the key log nothing inside TLS is visible.
+    let mut args = vec!["-Y", "mail.auth.password"];
+    args.extend(fields);
+    assert_eq!(tshark().on(&fixture, &args).stdout, "");
+    // Inside, the session goes on from "ready" (no second greeting) and the message reaches IMF.
+    let out = tshark().on(
+        &fixture,
+        &[
+            "-o",
+            keys.as_str(),
+            "-Y",
+            "mail.smtp.command == \"EHLO\" || imf",
+            "-T",
+            "fields",
+            "-e",
+            "mail.smtp.state",
+            "-e",
+            "imf.subject",
+        ],
+    );
+    assert_eq!(out.stdout, "ready\t\nready\t\ndata\tEncrypted\n");
+}
+
+#[test]
+fn implicit_tls_on_port_465_is_dissected_with_a_key_log() {
+    let fixture = common::root().join("fixtures/implicit-tls-465/capture.pcap");
+    let keys = keylog_option("implicit-tls-465");
+    let out = tshark().on(
+        &fixture,
+        &[
+            "-o",
+            keys.as_str(),
+            "-Y",
+            "mail.auth.password || mail.smtp.greeting",
+            "-T",
+            "fields",
+            "-e",
+            "mail.smtp.greeting",
+            "-e",
+            "mail.auth.username",
+            "-e",
+            "mail.auth.password",
+        ],
+    );
+    assert_eq!(
+        out.stdout,
+        "mail.example.org ESMTP Postfix (Debian/GNU)\t\t\n\tyvonne\tsmtps-secret\n"
+    );
+}

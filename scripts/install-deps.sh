@@ -24,6 +24,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
-    echo "cargo not found: install Rust 1.77 or newer (https://rustup.rs), then run this again" >&2
+    echo "cargo not found: install Rust 1.82 or newer (https://rustup.rs), then run this again" >&2
     exit 1
 fi

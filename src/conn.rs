@@ -129,3 +129,113 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64*: a small deterministic generator, so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Pieces hostile input is made of: valid commands, SASL, replies, and junk.
+    const WORDS: &[&[u8]] = &[
+        b"EHLO x\r\n",
+        b"AUTH PLAIN\r\n",
+        b"AUTH LOGIN dXNlcg==\r\n",
+        b"AUTH NTLM TlRMTVNTUAADAAAA\r\n",
+        b"AUTH SCRAM-SHA-1 biwsbj11LHI9YQ==\r\n",
+        b"AUTH DIGEST-MD5\r\n",
+        b"MAIL FROM:<a@b>\r\n",
+        b"RCPT TO:<c@d>\r\n",
+        b"DATA\r\n",
+        b"BDAT 5\r\n",
+        b"BDAT 99999999999999999999 LAST\r\n",
+        b"BDAT 3 LAST\r\n",
+        b"STARTTLS\r\n",
+        b".\r\n",
+        b"..\r\n",
+        b"*\r\n",
+        b"=\r\n",
+        b"334 \r\n",
+        b"334 cj1hYixzPSx\r\n",
+        b"235 ok\r\n",
+        b"535 no\r\n",
+        b"250-x\r\n",
+        b"250 y\r\n",
+        b"354 go\r\n",
+        b"220 go\r\n",
+        b"\x16\x03\x01",
+        b"\r",
+        b"\n",
+        b"\0\xff\xfe",
+        b"TlRMTVNTUAACAAAA////\r\n",
+        b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ];
+
+    #[test]
+    fn random_dialogues_never_panic_and_buffers_stay_bounded() {
+        let limits = Limits {
+            max_line: 256,
+            max_reply_lines: 8,
+            max_message: 4096,
+            max_pending: 16,
+        };
+        for seed in 1..=300u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let mut conn = Connection::with_limits(Protocol::Smtp, limits);
+            let mut seqs = [1000u32, 5000u32];
+            for frame in 1..=200u64 {
+                let direction = if rng.below(2) == 0 {
+                    Direction::ToServer
+                } else {
+                    Direction::ToClient
+                };
+                let mut payload = Vec::new();
+                for _ in 0..=rng.below(4) {
+                    payload.extend_from_slice(WORDS[rng.below(WORDS.len() as u64) as usize]);
+                }
+                // Sometimes out of order, retransmitted or far ahead.
+                let jitter = match rng.below(10) {
+                    0 => -(rng.below(40) as i64),
+                    1 => rng.below(40) as i64,
+                    _ => 0,
+                };
+                let seq = (i64::from(seqs[direction.index()]) + jitter) as u32;
+                let ack = (rng.below(3) == 0)
+                    .then(|| seqs[1 - direction.index()].wrapping_add(rng.below(50) as u32));
+                let out = conn.segment(direction, seq, ack, &payload, frame);
+                for pdu in &out.pdus {
+                    assert!(
+                        pdu.bytes.len() <= limits.max_message + limits.max_line,
+                        "seed {seed}: PDU of {} bytes",
+                        pdu.bytes.len()
+                    );
+                    for (item, _) in pdu.flatten() {
+                        assert!(
+                            item.offset + item.len <= pdu.bytes.len() || pdu.bytes.is_empty(),
+                            "seed {seed}: {item:?} in {:?} {:?}",
+                            String::from_utf8_lossy(&pdu.bytes),
+                            pdu.info
+                        );
+                    }
+                }
+                if jitter == 0 {
+                    seqs[direction.index()] =
+                        seqs[direction.index()].wrapping_add(payload.len() as u32);
+                }
+            }
+            conn.finish(201);
+        }
+    }
+}

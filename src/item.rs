@@ -71,6 +71,18 @@ pub fn escape_controls(text: &str) -> String {
     out
 }
 
+/// Wire bytes as text of the same length: valid UTF-8 as it is, each invalid
+/// byte as `?`. Offsets into the text are then offsets into the bytes, which
+/// is what item spans need.
+pub fn same_length_text(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(std::iter::repeat_n('?', chunk.invalid().len()));
+    }
+    out
+}
+
 /// Wire bytes as display text: lossy UTF-8 with control characters escaped.
 pub fn display_text(bytes: &[u8]) -> String {
     escape_controls(&String::from_utf8_lossy(bytes))

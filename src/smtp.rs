@@ -181,8 +181,9 @@ fn strip_eol(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// Line bytes as text whose offsets are byte offsets (see `same_length_text`).
 fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    crate::item::same_length_text(bytes)
 }
 
 /// `<a@b>` -> `a@b`; also accepts a bare path.

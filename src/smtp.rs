@@ -130,7 +130,7 @@ impl StreamBuf {
     /// Length of the first complete line (through its LF), if there is one.
     fn line_len(&mut self) -> Option<usize> {
         let from = self.scanned.min(self.data.len());
-        match self.data[from..].iter().position(|b| *b == b'\n') {
+        match memchr::memchr(b'\n', &self.data[from..]) {
             Some(i) => Some(from + i + 1),
             None => {
                 self.scanned = self.data.len();
@@ -1314,7 +1314,7 @@ impl Smtp {
 /// Position just past CRLF "." CRLF (or LF "." LF) in `data`.
 fn find_end_of_data(data: &[u8]) -> Option<usize> {
     let mut from = 0;
-    while let Some(i) = data[from..].iter().position(|b| *b == b'\n') {
+    while let Some(i) = memchr::memchr(b'\n', &data[from..]) {
         let at = from + i + 1;
         let rest = &data[at..];
         if rest.starts_with(b".\r\n") {
@@ -1322,9 +1322,6 @@ fn find_end_of_data(data: &[u8]) -> Option<usize> {
         }
         if rest.starts_with(b".\n") {
             return Some(at + 2);
-        }
-        if rest.is_empty() || (rest.len() < 3 && b".\r\n".starts_with(rest)) {
-            return None;
         }
         from = at;
     }
@@ -1335,17 +1332,23 @@ fn find_end_of_data(data: &[u8]) -> Option<usize> {
 fn unstuff(raw: &[u8]) -> (Vec<u8>, u64) {
     let mut out = Vec::with_capacity(raw.len());
     let mut count = 0;
-    let mut at_line_start = true;
-    for (i, &b) in raw.iter().enumerate() {
-        if at_line_start && b == b'.' && raw.get(i + 1).is_some() {
+    let mut rest = raw;
+    loop {
+        if rest.len() > 1 && rest[0] == b'.' {
+            rest = &rest[1..];
             count += 1;
-            at_line_start = false;
-            continue;
         }
-        out.push(b);
-        at_line_start = b == b'\n';
+        match memchr::memchr(b'\n', rest) {
+            Some(i) => {
+                out.extend_from_slice(&rest[..=i]);
+                rest = &rest[i + 1..];
+            }
+            None => {
+                out.extend_from_slice(rest);
+                return (out, count);
+            }
+        }
     }
-    (out, count)
 }
 
 #[cfg(test)]

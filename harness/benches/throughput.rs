@@ -6,6 +6,7 @@
 //! - harness end to end over the fixtures: at least 100,000 packets/s;
 //! - memory the core holds for a 200 MB message (peak RSS less the bench's own
 //!   200 MB input): at most 2.5 × the 64 MiB message cap.
+//!
 //! A run prints each measure beside its target and exits non-zero if one is missed.
 
 use std::hint::black_box;

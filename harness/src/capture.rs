@@ -130,6 +130,30 @@ fn tcp_segment(frame: u64, linktype: Linktype, data: &[u8]) -> Option<TcpSegment
     })
 }
 
+/// Every pcap and pcapng file below `dir`, sorted; unreadable folders are skipped.
+pub fn find_captures(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            ) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Reads `path`, calling `on_segment` for every TCP segment and `on_progress`
 /// with bytes read so far. Returns the number of frames read.
 pub fn read_capture(

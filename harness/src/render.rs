@@ -33,6 +33,17 @@ fn endpoint(e: &(std::net::IpAddr, u16)) -> String {
     }
 }
 
+/// `connection 1: SMTP a -> b (frames 4-32)`, as the summary and the snapshot head each connection.
+fn connection_header(c: &ConnectionInfo) -> String {
+    format!(
+        "connection {}: {} (frames {}-{})",
+        c.id,
+        connection_line(c),
+        c.first_frame,
+        c.last_frame
+    )
+}
+
 fn connection_line(c: &ConnectionInfo) -> String {
     format!(
         "{} {} -> {}",
@@ -127,15 +138,7 @@ pub fn tree(report: &Report) -> String {
 pub fn summary(report: &Report) -> String {
     let mut out = String::new();
     for (c, s) in report.connections.iter().zip(summarize(report)) {
-        writeln!(
-            out,
-            "connection {}: {} (frames {}-{})",
-            c.id,
-            connection_line(c),
-            c.first_frame,
-            c.last_frame
-        )
-        .unwrap();
+        writeln!(out, "{}", connection_header(c)).unwrap();
         for cred in &s.credentials {
             let mut line = format!("  credential frame {}: {}", cred.frame, cred.mechanism);
             let parts = [
@@ -240,15 +243,7 @@ fn snapshot_pdu(out: &mut String, pdu: &Pdu) {
 pub fn snapshot(report: &Report) -> String {
     let mut out = String::new();
     for c in &report.connections {
-        writeln!(
-            out,
-            "connection {}: {} (frames {}-{})",
-            c.id,
-            connection_line(c),
-            c.first_frame,
-            c.last_frame
-        )
-        .unwrap();
+        writeln!(out, "{}", connection_header(c)).unwrap();
     }
     for record in &report.frames {
         writeln!(

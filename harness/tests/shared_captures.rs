@@ -16,21 +16,7 @@ use mailscope_harness::summarize;
 #[test]
 fn every_shared_capture_runs_and_smtp_ones_are_found() {
     let Some(dir) = shared() else { return };
-    let mut files = Vec::new();
-    let mut stack = vec![dir.clone()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            ) {
-                files.push(path);
-            }
-        }
-    }
+    let files = mailscope_harness::capture::find_captures(&dir);
     assert!(files.len() >= 30, "found only {} captures", files.len());
     for path in files {
         let report = analyze(&path);
@@ -323,12 +309,7 @@ fn zeek_bdat_gap_is_reported_and_the_session_continues() {
             gap.message
         );
     }
-    assert_eq!(
-        values(&report, Field::SmtpCommand)
-            .last()
-            .map(String::as_str),
-        Some("QUIT")
-    );
+    assert_eq!(common::last_command(&report).as_deref(), Some("QUIT"));
 }
 
 #[test]

@@ -64,3 +64,8 @@ pub fn values(report: &Report, field: Field) -> Vec<String> {
         .map(|i| i.value.to_string())
         .collect()
 }
+
+/// The last SMTP command verb of the report: `QUIT` when a session ran to its end.
+pub fn last_command(report: &Report) -> Option<String> {
+    values(report, Field::SmtpCommand).pop()
+}

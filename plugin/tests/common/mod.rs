@@ -204,26 +204,7 @@ pub fn fixtures() -> Vec<PathBuf> {
 /// SMTP captures in `../shared/pcaps`, when it is there.
 pub fn shared_smtp_captures() -> Vec<PathBuf> {
     let dir = root().parent().unwrap().join("shared/pcaps");
-    let mut out = Vec::new();
-    let mut stack = vec![dir];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            ) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
+    mailscope_harness::capture::find_captures(&dir)
 }
 
 fn unescape_xml(text: &str) -> String {

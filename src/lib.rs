@@ -10,6 +10,8 @@ pub mod conn;
 pub mod detect;
 pub mod fields;
 pub mod item;
+mod lines;
+pub mod pop3;
 pub mod reassembly;
 pub mod sasl;
 pub mod smtp;

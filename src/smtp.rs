@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 
 use crate::fields::{Expert, Field};
 use crate::item::{Direction, Item, Message, Pdu};
+use crate::lines::{find_end_of_data, info_line, lossy, strip_eol, unstuff, StreamBuf};
 use crate::sasl::{self, Exchange, Side};
 
 /// Caps that bound memory per connection.
@@ -105,41 +106,6 @@ struct PendingCommand {
     path: Option<(Field, String)>,
 }
 
-/// One direction's bytes not yet framed into PDUs.
-#[derive(Clone, Debug, Default)]
-struct StreamBuf {
-    data: Vec<u8>,
-    /// Stream offset of `data[0]`.
-    start: u64,
-    /// Bytes of `data` already searched for a terminator.
-    scanned: usize,
-    /// Dropping bytes up to the next line end (after an over-long line).
-    discard_line: bool,
-}
-
-impl StreamBuf {
-    fn take(&mut self, n: usize) -> (u64, Vec<u8>) {
-        let offset = self.start;
-        let rest = self.data.split_off(n);
-        let taken = std::mem::replace(&mut self.data, rest);
-        self.start += n as u64;
-        self.scanned = 0;
-        (offset, taken)
-    }
-
-    /// Length of the first complete line (through its LF), if there is one.
-    fn line_len(&mut self) -> Option<usize> {
-        let from = self.scanned.min(self.data.len());
-        match memchr::memchr(b'\n', &self.data[from..]) {
-            Some(i) => Some(from + i + 1),
-            None => {
-                self.scanned = self.data.len();
-                None
-            }
-        }
-    }
-}
-
 /// The message being received in the current transaction.
 #[derive(Clone, Debug, Default)]
 struct MessageBuf {
@@ -175,17 +141,6 @@ impl Default for Smtp {
     }
 }
 
-/// Trims the line ending (CRLF or bare LF).
-fn strip_eol(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// Line bytes as text whose offsets are byte offsets (see `same_length_text`).
-fn lossy(bytes: &[u8]) -> String {
-    crate::item::same_length_text(bytes)
-}
-
 /// `<a@b>` -> `a@b`; also accepts a bare path.
 fn strip_angles(path: &str) -> &str {
     path.strip_prefix('<')
@@ -209,16 +164,6 @@ fn enhanced_status(text: &str) -> Option<&str> {
             .chain(detail.bytes())
             .all(|b| b.is_ascii_digit());
     ok.then_some(token)
-}
-
-/// Info column text for a line: at most 120 characters of it.
-fn info_line(direction: Direction, line: &str) -> String {
-    let line = crate::item::escape_controls(line);
-    let mut text: String = line.chars().take(120).collect();
-    if line.chars().count() > 120 {
-        text.push_str("...");
-    }
-    format!("{}: {}", direction.info_prefix(), text)
 }
 
 impl Smtp {
@@ -457,45 +402,12 @@ impl Smtp {
         }
     }
 
-    /// Drops bytes up to the next line end after a cut or lost line; false while still dropping.
     fn skip_discarded(&mut self, direction: Direction) -> bool {
-        let buf = &mut self.bufs[direction.index()];
-        if !buf.discard_line {
-            return true;
-        }
-        match buf.line_len() {
-            Some(n) => {
-                buf.take(n);
-                buf.discard_line = false;
-                true
-            }
-            None => {
-                let n = buf.data.len();
-                buf.take(n);
-                false
-            }
-        }
+        self.bufs[direction.index()].skip_discarded()
     }
 
-    /// The next complete line, or the first `max_line` bytes of an endless one.
     fn next_line(&mut self, direction: Direction) -> Option<(u64, Vec<u8>, bool)> {
-        if !self.skip_discarded(direction) {
-            return None;
-        }
-        let max_line = self.limits.max_line;
-        let buf = &mut self.bufs[direction.index()];
-        if let Some(n) = buf.line_len() {
-            if n <= max_line {
-                let (offset, raw) = buf.take(n);
-                return Some((offset, raw, false));
-            }
-        }
-        if buf.data.len() > max_line {
-            let (offset, raw) = buf.take(max_line);
-            buf.discard_line = true;
-            return Some((offset, raw, true));
-        }
-        None
+        self.bufs[direction.index()].next_line(self.limits.max_line)
     }
 
     /// A line in a SASL exchange that cannot be a response but starts with a command verb.
@@ -1308,46 +1220,6 @@ impl Smtp {
             _ => {}
         }
         pdu.items.push(response);
-    }
-}
-
-/// Position just past CRLF "." CRLF (or LF "." LF) in `data`.
-fn find_end_of_data(data: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = memchr::memchr(b'\n', &data[from..]) {
-        let at = from + i + 1;
-        let rest = &data[at..];
-        if rest.starts_with(b".\r\n") {
-            return Some(at + 3);
-        }
-        if rest.starts_with(b".\n") {
-            return Some(at + 2);
-        }
-        from = at;
-    }
-    None
-}
-
-/// Removes RFC 5321 4.5.2 dot-stuffing; returns the content and how many lines were unstuffed.
-fn unstuff(raw: &[u8]) -> (Vec<u8>, u64) {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut count = 0;
-    let mut rest = raw;
-    loop {
-        if rest.len() > 1 && rest[0] == b'.' {
-            rest = &rest[1..];
-            count += 1;
-        }
-        match memchr::memchr(b'\n', rest) {
-            Some(i) => {
-                out.extend_from_slice(&rest[..=i]);
-                rest = &rest[i + 1..];
-            }
-            None => {
-                out.extend_from_slice(rest);
-                return (out, count);
-            }
-        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 use crate::detect::Protocol;
 use crate::item::{Direction, Pdu};
+use crate::pop3::Pop3;
 use crate::reassembly::{Chunk, Reassembler};
 use crate::smtp::{Limits, Smtp};
 
@@ -21,11 +22,45 @@ pub struct SegmentOutput {
     pub encrypted: bool,
 }
 
+/// The protocol engine of a connection.
+#[derive(Debug)]
+enum Engine {
+    Smtp(Smtp),
+    Pop3(Pop3),
+}
+
+impl Engine {
+    fn feed(&mut self, direction: Direction, data: &[u8], frame: u64) -> (Vec<Pdu>, bool) {
+        match self {
+            Engine::Smtp(e) => e.feed(direction, data, frame),
+            Engine::Pop3(e) => e.feed(direction, data, frame),
+        }
+    }
+    fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
+        match self {
+            Engine::Smtp(e) => e.gap(direction, missing, frame),
+            Engine::Pop3(e) => e.gap(direction, missing, frame),
+        }
+    }
+    fn finish(&mut self, frame: u64) -> Vec<Pdu> {
+        match self {
+            Engine::Smtp(e) => e.finish(frame),
+            Engine::Pop3(_) => Vec::new(),
+        }
+    }
+    fn state_name(&self) -> &'static str {
+        match self {
+            Engine::Smtp(e) => e.state_name(),
+            Engine::Pop3(e) => e.state_name(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Connection {
     protocol: Protocol,
     streams: [Reassembler; 2],
-    engine: Smtp,
+    engine: Engine,
 }
 
 impl Connection {
@@ -34,19 +69,28 @@ impl Connection {
     }
 
     pub fn with_limits(protocol: Protocol, limits: Limits) -> Self {
+        let engine = match protocol {
+            Protocol::Smtp => Engine::Smtp(Smtp::new(limits)),
+            Protocol::Pop3 => Engine::Pop3(Pop3::new(limits)),
+        };
         Connection {
             protocol,
             streams: Default::default(),
-            engine: Smtp::new(limits),
+            engine,
         }
     }
 
-    /// The decrypted session that follows an accepted STARTTLS.
+    /// The decrypted session that follows an accepted STARTTLS or STLS.
     pub fn after_starttls(protocol: Protocol) -> Self {
+        let limits = Limits::default();
+        let engine = match protocol {
+            Protocol::Smtp => Engine::Smtp(Smtp::after_starttls(limits)),
+            Protocol::Pop3 => Engine::Pop3(Pop3::after_stls(limits)),
+        };
         Connection {
             protocol,
             streams: Default::default(),
-            engine: Smtp::after_starttls(Limits::default()),
+            engine,
         }
     }
 
@@ -181,6 +225,23 @@ mod tests {
         b"\0\xff\xfe",
         b"TlRMTVNTUAACAAAA////\r\n",
         b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        b"+OK\r\n",
+        b"+OK <1.2@h>\r\n",
+        b"-ERR no\r\n",
+        b"+ \r\n",
+        b"USER a\r\n",
+        b"PASS b c\r\n",
+        b"APOP a 0123\r\n",
+        b"LIST\r\n",
+        b"LIST 1\r\n",
+        b"UIDL\r\n",
+        b"RETR 1\r\n",
+        b"TOP 1 0\r\n",
+        b"CAPA\r\n",
+        b"STLS\r\n",
+        b"1 100\r\n",
+        b"1 abc\r\n",
+        b"QUIT\r\n",
     ];
 
     #[test]
@@ -191,9 +252,14 @@ mod tests {
             max_message: 4096,
             max_pending: 16,
         };
-        for seed in 1..=300u64 {
+        for seed in 1..=600u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-            let mut conn = Connection::with_limits(Protocol::Smtp, limits);
+            let protocol = if seed % 2 == 0 {
+                Protocol::Smtp
+            } else {
+                Protocol::Pop3
+            };
+            let mut conn = Connection::with_limits(protocol, limits);
             let mut seqs = [1000u32, 5000u32];
             for frame in 1..=200u64 {
                 let direction = if rng.below(2) == 0 {

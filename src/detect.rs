@@ -9,12 +9,14 @@ use crate::item::Direction;
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
     Smtp,
+    Pop3,
 }
 
 impl Protocol {
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Smtp => "SMTP",
+            Protocol::Pop3 => "POP3",
         }
     }
 }
@@ -22,9 +24,21 @@ impl Protocol {
 /// Ports on which SMTP is dissected without looking at content.
 pub const SMTP_PORTS: &[u16] = &[25, 587, 2525];
 
+/// Ports on which POP3 is dissected without looking at content.
+pub const POP3_PORTS: &[u16] = &[110];
+
+/// Ports that carry SMTP or POP3 inside TLS from the first byte.
+pub const IMPLICIT_TLS_PORTS: &[(u16, Protocol)] = &[(465, Protocol::Smtp), (995, Protocol::Pop3)];
+
 /// The protocol served on `port` by default, if any.
 pub fn by_port(port: u16) -> Option<Protocol> {
-    SMTP_PORTS.contains(&port).then_some(Protocol::Smtp)
+    if SMTP_PORTS.contains(&port) {
+        Some(Protocol::Smtp)
+    } else if POP3_PORTS.contains(&port) {
+        Some(Protocol::Pop3)
+    } else {
+        None
+    }
 }
 
 fn first_line(payload: &[u8]) -> Option<&[u8]> {
@@ -32,8 +46,9 @@ fn first_line(payload: &[u8]) -> Option<&[u8]> {
     Some(&payload[..end])
 }
 
-/// Recognises SMTP from the first payload seen in either direction: a `220`
-/// greeting (not an FTP one) from the server, or `EHLO`/`HELO` from the client.
+/// Recognises the protocol from one payload in either direction: for SMTP a
+/// `220` greeting (not an FTP one) or a client's `EHLO`/`HELO`; for POP3 a
+/// `+OK` greeting or a client's `USER`, `APOP`, `CAPA` or `STLS`.
 pub fn by_content(payload: &[u8]) -> Option<(Protocol, Direction)> {
     let line = first_line(payload)?;
     if line.len() > 1000 {
@@ -47,10 +62,27 @@ pub fn by_content(payload: &[u8]) -> Option<(Protocol, Direction)> {
         }
         return Some((Protocol::Smtp, Direction::ToClient));
     }
-    if (upper.starts_with(b"EHLO ") || upper.starts_with(b"HELO "))
-        && upper.iter().all(|b| *b >= 0x20 || *b == b'\r')
-    {
+    let printable = upper.iter().all(|b| *b >= 0x20 || *b == b'\r');
+    if (upper.starts_with(b"EHLO ") || upper.starts_with(b"HELO ")) && printable {
         return Some((Protocol::Smtp, Direction::ToServer));
+    }
+    if (upper.starts_with(b"+OK ") || upper == b"+OK\r" || upper == b"+OK") && printable {
+        return Some((Protocol::Pop3, Direction::ToClient));
+    }
+    let pop3_opening = [
+        &b"USER "[..],
+        b"APOP ",
+        b"CAPA\r",
+        b"CAPA",
+        b"STLS\r",
+        b"STLS",
+    ];
+    if printable
+        && pop3_opening
+            .iter()
+            .any(|p| upper.starts_with(p) && (p.ends_with(b" ") || upper.len() == p.len()))
+    {
+        return Some((Protocol::Pop3, Direction::ToServer));
     }
     None
 }
@@ -69,6 +101,24 @@ mod tests {
             by_content(b"ehlo client\r\n"),
             Some((Protocol::Smtp, Direction::ToServer))
         );
+    }
+
+    #[test]
+    fn pop3_greeting_and_opening_commands_are_recognised() {
+        assert_eq!(
+            by_content(b"+OK Dovecot ready.\r\n"),
+            Some((Protocol::Pop3, Direction::ToClient))
+        );
+        assert_eq!(
+            by_content(b"CAPA\r\n"),
+            Some((Protocol::Pop3, Direction::ToServer))
+        );
+        assert_eq!(
+            by_content(b"user alice\r\n"),
+            Some((Protocol::Pop3, Direction::ToServer))
+        );
+        assert_eq!(by_content(b"CAPABILITY\r\n"), None);
+        assert_eq!(by_port(110), Some(Protocol::Pop3));
     }
 
     #[test]

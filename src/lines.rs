@@ -137,3 +137,10 @@ pub(crate) fn unstuff(raw: &[u8]) -> (Vec<u8>, u64) {
         }
     }
 }
+
+/// Whether bytes that follow an accepted STARTTLS/STLS begin a TLS record: its
+/// content type (20..23) is a control byte that never starts a text command,
+/// so the first byte decides, however small the segment.
+pub(crate) fn tls_record_start(data: &[u8]) -> bool {
+    data.first().is_some_and(|b| (20..=23).contains(b))
+}

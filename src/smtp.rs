@@ -10,7 +10,9 @@ use std::collections::VecDeque;
 
 use crate::fields::{Expert, Field};
 use crate::item::{Direction, Item, Message, Pdu};
-use crate::lines::{find_end_of_data, info_line, lossy, strip_eol, unstuff, StreamBuf};
+use crate::lines::{
+    find_end_of_data, info_line, lossy, strip_eol, tls_record_start, unstuff, StreamBuf,
+};
 use crate::sasl::{self, Exchange, Side};
 
 /// Caps that bound memory per connection.
@@ -313,9 +315,7 @@ impl Smtp {
     }
 
     fn starts_tls(&mut self, direction: Direction, data: &[u8]) -> bool {
-        // A TLS record starts with content type 20..23: control bytes that never
-        // start an SMTP line, so the first byte decides, however small the segment.
-        let looks_tls = (20..=23).contains(&data[0]);
+        let looks_tls = tls_record_start(data);
         match direction {
             Direction::ToServer => match self.client {
                 ClientMode::Tls => true,

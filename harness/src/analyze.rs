@@ -1,7 +1,7 @@
 //! Runs the core over every mail connection in a capture.
 //!
-//! Connections are found by port (25, 587, 2525 and `--smtp-port`) or by
-//! content, with the same per-packet rules the Wireshark plugin's
+//! Connections are found by port (SMTP on 25, 587, 2525 and `--smtp-port`,
+//! POP3 on 110 and `--pop3-port`) or by content, with the same per-packet rules the Wireshark plugin's
 //! heuristic uses, so both see the same connections from the same frame on.
 
 use std::collections::HashMap;
@@ -20,6 +20,8 @@ const DETECTION_PACKETS: u32 = 8;
 pub struct Options {
     /// Extra ports on which SMTP is assumed without looking at content.
     pub smtp_ports: Vec<u16>,
+    /// Extra ports on which POP3 is assumed without looking at content.
+    pub pop3_ports: Vec<u16>,
 }
 
 pub type Endpoint = (IpAddr, u16);
@@ -98,6 +100,9 @@ impl Analyzer {
     fn protocol_on_port(&self, port: u16) -> Option<Protocol> {
         if self.options.smtp_ports.contains(&port) {
             return Some(Protocol::Smtp);
+        }
+        if self.options.pop3_ports.contains(&port) {
+            return Some(Protocol::Pop3);
         }
         detect::by_port(port)
     }

@@ -25,7 +25,7 @@ enum Format {
 #[command(
     name = "mailscope",
     version,
-    about = "Looks inside SMTP traffic in pcap and pcapng captures"
+    about = "Looks inside SMTP and POP3 traffic in pcap and pcapng captures"
 )]
 struct Args {
     /// The capture file (pcap or pcapng).
@@ -37,6 +37,10 @@ struct Args {
     /// and SMTP on any other port is found by its content.
     #[arg(long = "smtp-port", value_name = "PORT")]
     smtp_ports: Vec<u16>,
+    /// Also treat this TCP port as POP3 (repeatable); 110 always is, and POP3
+    /// on any other port is found by its content.
+    #[arg(long = "pop3-port", value_name = "PORT")]
+    pop3_ports: Vec<u16>,
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
     });
     let options = Options {
         smtp_ports: args.smtp_ports.clone(),
+        pop3_ports: args.pop3_ports.clone(),
     };
     let report = analyze_file(&args.capture, options, |read| {
         if let Some(bar) = &bar {

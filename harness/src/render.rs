@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use mailscope::{FieldKind, Item, Pdu, Severity, Value};
+use mailscope::{FieldKind, Item, Pdu, Protocol, Severity, Value};
 use serde_json::{json, Value as Json};
 
 use crate::analyze::{summarize, ConnectionInfo, Report};
@@ -162,16 +162,24 @@ pub fn summary(report: &Report) -> String {
             writeln!(out, "{line} result={result}").unwrap();
         }
         for m in &s.messages {
-            writeln!(
-                out,
-                "  message frame {}: transaction {}, from {:?}, to {:?}, {} bytes{}",
-                m.frame,
-                m.transaction,
-                m.mail_from.as_deref().unwrap_or(""),
-                m.rcpt_to,
-                m.size,
-                if m.complete { "" } else { " (incomplete)" }
-            )
+            let incomplete = if m.complete { "" } else { " (incomplete)" };
+            match c.protocol {
+                Protocol::Smtp => writeln!(
+                    out,
+                    "  message frame {}: transaction {}, from {:?}, to {:?}, {} bytes{incomplete}",
+                    m.frame,
+                    m.transaction,
+                    m.mail_from.as_deref().unwrap_or(""),
+                    m.rcpt_to,
+                    m.size,
+                ),
+                // For POP3 the number is the message's number in the maildrop.
+                Protocol::Pop3 => writeln!(
+                    out,
+                    "  message frame {}: retrieved message {}, {} bytes{incomplete}",
+                    m.frame, m.transaction, m.size
+                ),
+            }
             .unwrap();
         }
     }

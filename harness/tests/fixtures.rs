@@ -483,3 +483,124 @@ fn any_segmentation_gives_the_same_report() {
         }
     }
 }
+
+// ----- POP3
+
+#[test]
+fn pop3_user_pass_through_all_three_states() {
+    let user_pass = || mailscope::pop3::USER_PASS.to_string();
+    assert_eq!(
+        creds("pop3-user-pass"),
+        [
+            (user_pass(), some("wendy"), some("guess"), Some(false)),
+            (user_pass(), some("wendy"), some("hunter2"), Some(true))
+        ]
+    );
+    let report = analyze(&fixture("pop3-user-pass"));
+    let states = values(&report, Field::PopState);
+    let first_transaction = states.iter().position(|s| s == "transaction").unwrap();
+    assert!(states[..first_transaction]
+        .iter()
+        .all(|s| s == "authorization"));
+    assert_eq!(states.last().map(String::as_str), Some("update"));
+    assert_eq!(
+        values(&report, Field::PopApopTimestamp),
+        ["<4121.1700000000@mail.example.org>"]
+    );
+    assert!(values(&report, Field::PopCapability)
+        .contains(&"SASL PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256".to_string()));
+    assert_eq!(
+        values(&report, Field::PopMessageUid),
+        ["000000016543a2c1", "000000026543a2c1"]
+    );
+    let messages: Vec<_> = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .filter_map(|p| p.message.clone())
+        .collect();
+    assert_eq!(messages.len(), 2, "RETR 1 and TOP 2 0");
+    let retr = String::from_utf8(messages[0].content.clone()).unwrap();
+    assert!(
+        retr.contains("\r\n.a line that starts with a dot\r\n"),
+        "{retr}"
+    );
+    let top = String::from_utf8(messages[1].content.clone()).unwrap();
+    assert!(
+        top.starts_with("From: ") && top.ends_with("\r\n\r\n") && !top.contains("This is message"),
+        "{top}"
+    );
+    assert_eq!(
+        common::last_command(&report).as_deref(),
+        None,
+        "POP3 commands are mail.pop.command"
+    );
+    assert_eq!(
+        values(&report, Field::PopCommand)
+            .last()
+            .map(String::as_str),
+        Some("QUIT")
+    );
+}
+
+#[test]
+fn pop3_apop_digest_and_timestamp() {
+    let report = analyze(&fixture("pop3-apop"));
+    assert_eq!(
+        values(&report, Field::AuthChallenge),
+        ["<1896.697170952@dbc.mtview.ca.us>"]
+    );
+    // RFC 1939's example digest for this timestamp and the secret "tanstaaf".
+    assert_eq!(
+        values(&report, Field::AuthResponse),
+        ["c4c9334bac560ecc979e58001b3e22fb"]
+    );
+    assert_eq!(
+        creds("pop3-apop"),
+        [("APOP".into(), some("mrose"), None, Some(true))]
+    );
+    assert_eq!(values(&report, Field::PopMessageCount), ["2"]);
+}
+
+#[test]
+fn pop3_sasl_mechanisms_list_success_failure_and_cancel() {
+    let report = analyze(&fixture("pop3-auth-sasl"));
+    let offered: Vec<String> = values(&report, Field::AuthMechanism)
+        .into_iter()
+        .take(4)
+        .collect();
+    assert_eq!(offered, ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"]);
+    assert_eq!(
+        creds("pop3-auth-sasl"),
+        [
+            ("CRAM-MD5".into(), some("xena"), None, Some(true)),
+            ("PLAIN".into(), some("yuri"), some("gagarin"), Some(true)),
+            ("LOGIN".into(), some("zoe"), some("washburne"), Some(false)),
+        ]
+    );
+    assert_eq!(values(&report, Field::AuthCancelled), ["True"]);
+    assert_eq!(values(&report, Field::AuthIterations), ["4096"]);
+}
+
+#[test]
+fn pop3_stls_stops_text_parsing_and_other_ports_are_found() {
+    let report = analyze(&fixture("pop3-stls"));
+    assert!(
+        report
+            .frames
+            .last()
+            .unwrap()
+            .pdus
+            .last()
+            .unwrap()
+            .starts_tls
+    );
+    assert_eq!(values(&report, Field::PopCommand), ["CAPA", "STLS"]);
+    let report = analyze(&fixture("pop3-nonstandard-port"));
+    assert_eq!(report.connections[0].server.1, 1110);
+    assert_eq!(report.connections[0].protocol, mailscope::Protocol::Pop3);
+    assert_eq!(
+        creds("pop3-nonstandard-port")[0].2.as_deref(),
+        Some("portless")
+    );
+}

@@ -240,10 +240,22 @@ fn arkime_ntlm_user_domain_host() {
         vec![cred.host.clone().unwrap()],
         strings(&smtp["ntlm"]["host"])
     );
-    assert_eq!(
-        values(&report, Field::AuthNtlmTarget),
-        strings(&smtp["ntlm"]["targetName"])
-    );
+    // The target name of the SMTP connection (the capture also holds POP3 NTLM).
+    let smtp_id = report
+        .connections
+        .iter()
+        .find(|c| c.protocol == mailscope::Protocol::Smtp)
+        .unwrap()
+        .id;
+    let targets: Vec<String> = report
+        .frames
+        .iter()
+        .filter(|f| f.connection == smtp_id)
+        .flat_map(|f| f.pdus.iter().flat_map(|p| p.flatten()))
+        .filter(|(i, _)| i.field == Field::AuthNtlmTarget)
+        .map(|(i, _)| i.value.to_string())
+        .collect();
+    assert_eq!(targets, strings(&smtp["ntlm"]["targetName"]));
 }
 
 #[test]
@@ -331,4 +343,209 @@ fn segmentation_offload_frames_with_ip_length_zero_are_read() {
         .iter()
         .flat_map(|f| &f.pdus)
         .all(|p| p.anomalies.is_empty()));
+}
+
+// ----- POP3
+
+#[test]
+fn ndpi_pop3_cleartext_user_and_password() {
+    let Some(dir) = shared() else { return };
+    let expected =
+        std::fs::read_to_string(dir.join("ndpi/tests/cfgs/default/result/pop3.pcap.out")).unwrap();
+    let (user, password) = {
+        let user_at = expected.find("[User: ").expect("nDPI names the user") + 7;
+        let user = &expected[user_at..user_at + expected[user_at..].find(']').unwrap()];
+        let pwd_at = expected.find("[Pwd: ").expect("nDPI names the password") + 6;
+        let pwd = &expected[pwd_at..pwd_at + expected[pwd_at..].find(']').unwrap()];
+        (user.to_string(), pwd.to_string())
+    };
+    let creds = credentials(&analyze(
+        &dir.join("ndpi/tests/cfgs/default/pcap/pop3.pcap"),
+    ));
+    let user_pass = creds
+        .iter()
+        .find(|c| c.mechanism == mailscope::pop3::USER_PASS)
+        .unwrap();
+    assert_eq!(user_pass.username.as_deref(), Some(user.as_str()));
+    assert_eq!(user_pass.password.as_deref(), Some(password.as_str()));
+    assert_eq!(user_pass.success, Some(true));
+}
+
+/// Zeek's pop3_request / pop3_reply event trace, connection by connection,
+/// equals our commands and status lines (SASL continuation lines aside). Each
+/// direction is compared in order on its own: Zeek reports a multi-line reply
+/// at its first line, mailscope once its block is complete.
+#[test]
+fn zeek_pop3_request_reply_trace() {
+    let Some(dir) = shared() else { return };
+    let out = std::fs::read_to_string(
+        dir.join("zeek/Traces/pop3/pop3.pcap.expected/scripts.base.protocols.pop3.basic/out"),
+    )
+    .unwrap();
+    let mut zeek: Vec<(String, Vec<String>)> = Vec::new();
+    for line in out.lines().filter(|l| !l.starts_with('#')) {
+        let cells: Vec<&str> = line.splitn(5, ", ").collect();
+        let [uid, event, _orig, verb, arg] = cells[..] else {
+            continue;
+        };
+        let entry = match event {
+            "pop3_request" => format!("C {verb} {arg}"),
+            _ => format!("S {verb} {arg}"),
+        };
+        match zeek.iter_mut().find(|(u, _)| u == uid) {
+            Some((_, list)) => list.push(entry.trim_end().to_string()),
+            None => zeek.push((uid.to_string(), vec![entry.trim_end().to_string()])),
+        }
+    }
+    let report = analyze(&dir.join("zeek/Traces/pop3/pop3.pcap"));
+    let mut ours: Vec<Vec<String>> = vec![Vec::new(); report.connections.len()];
+    for record in &report.frames {
+        for pdu in &record.pdus {
+            let items = pdu.flatten();
+            let get = |field| {
+                items
+                    .iter()
+                    .find(|(i, _)| i.field == field)
+                    .map(|(i, _)| i.value.to_string())
+            };
+            if let Some(verb) = get(Field::PopCommand) {
+                let arg = get(Field::PopArgument).unwrap_or_default();
+                ours[record.connection - 1].push(format!("C {verb} {arg}").trim_end().to_string());
+            } else if let Some(indicator) = get(Field::PopResponseIndicator).filter(|i| i != "+") {
+                let text = get(Field::PopResponseText).unwrap_or_default();
+                let kind = indicator.trim_start_matches(['+', '-']);
+                ours[record.connection - 1].push(format!("S {kind} {text}").trim_end().to_string());
+            }
+        }
+    }
+    assert_eq!(zeek.len(), ours.len());
+    let side = |list: &[String], prefix: &str| {
+        list.iter()
+            .filter(|e| e.starts_with(prefix))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    for ((uid, theirs), mine) in zeek.iter().zip(&ours) {
+        assert_eq!(
+            side(theirs, "C "),
+            side(mine, "C "),
+            "Zeek connection {uid}: requests"
+        );
+        assert_eq!(
+            side(theirs, "S "),
+            side(mine, "S "),
+            "Zeek connection {uid}: replies"
+        );
+    }
+}
+
+#[test]
+fn suricata_pop3_failed_then_successful_login() {
+    let Some(dir) = shared() else { return };
+    let test = dir.join("suricata-verify/tests/pop3-02-bug-7709");
+    // Suricata logs an empty header for a bare "+OK"; those have no text field here.
+    let failure_text: Vec<String> = yaml_values(&test.join("test.yaml"), "pop3.response.header")
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect();
+    let report = analyze(&test.join("input.pcap"));
+    let creds = credentials(&report);
+    assert_eq!(
+        creds.iter().map(|c| c.success).collect::<Vec<_>>(),
+        [Some(false), Some(true)]
+    );
+    let texts = values(&report, Field::PopResponseText);
+    assert!(
+        failure_text.iter().all(|t| texts.contains(t)),
+        "{failure_text:?} not among {texts:?}"
+    );
+    // RETR 5: the message with the GB2312 subject arrives whole.
+    let message = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .find_map(|p| p.message.clone())
+        .unwrap();
+    assert!(String::from_utf8_lossy(&message.content).contains("Subject: =?"));
+}
+
+#[test]
+fn suricata_pop3_xoauth2_blob_decodes_to_the_user() {
+    let Some(dir) = shared() else { return };
+    let test = dir.join("suricata-verify/tests/pop3-auth-01");
+    // pop3.syn describes the traffic; its AUTH response is the SASL blob Suricata logs as <SASL DATA>.
+    let syn = std::fs::read_to_string(test.join("pop3.syn")).unwrap();
+    let blob_line = syn
+        .lines()
+        .find(|l| l.contains("content:\"dXNlcj"))
+        .unwrap();
+    let blob = blob_line
+        .split("content:\"")
+        .nth(1)
+        .unwrap()
+        .split("\\x0d")
+        .next()
+        .unwrap();
+    let decoded = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(blob)
+            .unwrap(),
+    )
+    .unwrap();
+    let user = decoded
+        .strip_prefix("user=")
+        .unwrap()
+        .split('\u{1}')
+        .next()
+        .unwrap();
+    let creds = credentials(&analyze(&test.join("input.pcap")));
+    assert_eq!(
+        (creds[0].mechanism.as_str(), creds[0].username.as_deref()),
+        ("XOAUTH2", Some(user))
+    );
+}
+
+#[test]
+fn arkime_pop3_ntlm_user_domain_host() {
+    let Some(dir) = shared() else { return };
+    let pcap = dir.join("arkime/tests/pcap/ntlm_synthetic.pcap");
+    let pop = arkime_sessions(&pcap.with_extension("test"))
+        .into_iter()
+        .find(|s| s["destination"]["port"] == 110)
+        .unwrap();
+    let creds = credentials(&analyze(&pcap));
+    let ntlm = creds
+        .iter()
+        .find(|c| c.mechanism == "NTLM" && c.domain.as_deref() != Some("SMTPDOM"))
+        .unwrap();
+    assert_eq!(vec![ntlm.username.clone().unwrap()], strings(&pop["user"]));
+    assert_eq!(
+        vec![ntlm.domain.clone().unwrap()],
+        strings(&pop["ntlm"]["domain"])
+    );
+    assert_eq!(
+        vec![ntlm.host.clone().unwrap()],
+        strings(&pop["ntlm"]["host"])
+    );
+}
+
+#[test]
+fn crafted_pop3_listing_and_garbage_do_not_derail_the_session() {
+    let Some(dir) = shared() else { return };
+    let report = analyze(&dir.join("zeek/Traces/pop3/bad-list-retr-crafted.pcap"));
+    let anomalies: Vec<_> = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .flat_map(|p| &p.anomalies)
+        .collect();
+    assert!(anomalies
+        .iter()
+        .any(|a| a.message.contains("not ended by a \".\" line")));
+    assert_eq!(
+        values(&report, Field::PopCommand)
+            .last()
+            .map(String::as_str),
+        Some("QUIT")
+    );
 }

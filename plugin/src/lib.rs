@@ -143,41 +143,113 @@ pub extern "C" fn mailscope_expert_gap() -> u32 {
     Expert::Gap as u32
 }
 
-/// Default SMTP ports as a Wireshark range string, e.g. `25,587,2525`.
+/// Protocol codes on the C side: 0 SMTP, 1 POP3, 255 none.
+const NO_PROTOCOL: u8 = 255;
+
+fn protocol_code(protocol: Protocol) -> u8 {
+    match protocol {
+        Protocol::Smtp => 0,
+        Protocol::Pop3 => 1,
+    }
+}
+
+fn protocol_from_code(code: u8) -> Protocol {
+    if code == 1 {
+        Protocol::Pop3
+    } else {
+        Protocol::Smtp
+    }
+}
+
+/// The ports dissected without looking at content, as a Wireshark range string (`25,110,587,2525`).
 #[no_mangle]
-pub extern "C" fn mailscope_default_smtp_ports() -> *const c_char {
+pub extern "C" fn mailscope_default_ports() -> *const c_char {
     static PORTS: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
     PORTS
         .get_or_init(|| {
-            let list: Vec<String> = detect::SMTP_PORTS.iter().map(u16::to_string).collect();
+            let mut ports: Vec<u16> = detect::SMTP_PORTS
+                .iter()
+                .chain(detect::POP3_PORTS)
+                .copied()
+                .collect();
+            ports.sort_unstable();
+            let list: Vec<String> = ports.iter().map(u16::to_string).collect();
             CString::new(list.join(",")).unwrap_or_default()
         })
         .as_ptr()
 }
 
-/// Content detection, as the harness does it: true if `data` starts an SMTP
-/// dialogue; `*to_server` tells which way it flowed.
+/// The protocol served on `port` (inside TLS when `implicit_tls`), or 255.
+#[no_mangle]
+pub extern "C" fn mailscope_protocol_for_port(port: u16, implicit_tls: bool) -> u8 {
+    let protocol = if implicit_tls {
+        detect::IMPLICIT_TLS_PORTS
+            .iter()
+            .find(|(p, _)| *p == port)
+            .map(|(_, protocol)| *protocol)
+    } else {
+        detect::by_port(port)
+    };
+    protocol.map(protocol_code).unwrap_or(NO_PROTOCOL)
+}
+
+/// The `index`th implicit-TLS port (465, 995); false past the end.
 ///
 /// # Safety
-/// `data` must point to `len` readable bytes; `to_server` to a writable bool.
+/// `port` must point to a writable u16.
+#[no_mangle]
+pub unsafe extern "C" fn mailscope_implicit_tls_port(index: u32, port: *mut u16) -> bool {
+    match detect::IMPLICIT_TLS_PORTS.get(index as usize) {
+        Some((p, _)) if !port.is_null() => {
+            *port = *p;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Protocol column text for a protocol code: `SMTP` or `POP`, as Wireshark names them.
+#[no_mangle]
+pub extern "C" fn mailscope_protocol_column(code: u8) -> *const c_char {
+    match protocol_from_code(code) {
+        Protocol::Smtp => c"SMTP".as_ptr(),
+        Protocol::Pop3 => c"POP".as_ptr(),
+    }
+}
+
+/// Protocol name for the credentials tap: `SMTP` or `POP3`.
+#[no_mangle]
+pub extern "C" fn mailscope_protocol_name(code: u8) -> *const c_char {
+    match protocol_from_code(code) {
+        Protocol::Smtp => c"SMTP".as_ptr(),
+        Protocol::Pop3 => c"POP3".as_ptr(),
+    }
+}
+
+/// Content detection, as the harness does it: true if `data` starts an SMTP
+/// or POP3 dialogue; `*to_server` tells which way it flowed, `*protocol` which one.
+///
+/// # Safety
+/// `data` must point to `len` readable bytes; `to_server` and `protocol` must be writable.
 #[no_mangle]
 pub unsafe extern "C" fn mailscope_detect(
     data: *const u8,
     len: usize,
     to_server: *mut bool,
+    protocol: *mut u8,
 ) -> bool {
-    if data.is_null() || to_server.is_null() {
+    if data.is_null() || to_server.is_null() || protocol.is_null() {
         return false;
     }
     let bytes = std::slice::from_raw_parts(data, len);
-    catch_unwind(|| detect::by_content(bytes))
-        .ok()
-        .flatten()
-        .map(|(_, direction)| {
+    match catch_unwind(|| detect::by_content(bytes)).ok().flatten() {
+        Some((found, direction)) => {
             *to_server = direction == Direction::ToServer;
+            *protocol = protocol_code(found);
             true
-        })
-        .unwrap_or(false)
+        }
+        None => false,
+    }
 }
 
 // ----- connections and their results
@@ -215,16 +287,16 @@ pub extern "C" fn mailscope_reset() {
     registry.results.clear();
 }
 
-/// A new SMTP connection. It lives until `mailscope_reset`.
+/// A new connection of protocol `code`. It lives until `mailscope_reset`.
 #[no_mangle]
-pub extern "C" fn mailscope_conn_new() -> *mut PluginConnection {
-    register(Connection::new(Protocol::Smtp))
+pub extern "C" fn mailscope_conn_new(code: u8) -> *mut PluginConnection {
+    register(Connection::new(protocol_from_code(code)))
 }
 
-/// The decrypted SMTP session inside TLS after STARTTLS. It lives until `mailscope_reset`.
+/// The decrypted session inside TLS after STARTTLS or STLS. It lives until `mailscope_reset`.
 #[no_mangle]
-pub extern "C" fn mailscope_conn_new_after_starttls() -> *mut PluginConnection {
-    register(Connection::after_starttls(Protocol::Smtp))
+pub extern "C" fn mailscope_conn_new_after_starttls(code: u8) -> *mut PluginConnection {
+    register(Connection::after_starttls(protocol_from_code(code)))
 }
 
 fn register(connection: Connection) -> *mut PluginConnection {
@@ -543,7 +615,7 @@ mod tests {
 
     #[test]
     fn views_point_into_owned_storage_and_spans_are_clamped() {
-        let conn = mailscope_conn_new();
+        let conn = mailscope_conn_new(0);
         let line = b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n";
         // SAFETY: valid connection and buffer.
         let result = unsafe {
@@ -565,7 +637,7 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_an_internal_error_and_retires_the_connection() {
-        let conn = mailscope_conn_new();
+        let conn = mailscope_conn_new(0);
         let result = unsafe { &*run(conn, |_| panic!("boom at frame 7")) };
         let message = unsafe { std::ffi::CStr::from_ptr(result.internal_error) };
         assert_eq!(

@@ -92,11 +92,17 @@ extern guint32 mailscope_expert_count(void);
 extern guint32 mailscope_expert_internal(void);
 extern guint32 mailscope_expert_gap(void);
 extern _Bool mailscope_expert_info(guint32 index, ms_expert_info *out);
-extern const char *mailscope_default_smtp_ports(void);
-extern _Bool mailscope_detect(const guint8 *data, size_t len, _Bool *to_server);
+extern const char *mailscope_default_ports(void);
+extern guint8 mailscope_protocol_for_port(guint16 port, _Bool implicit_tls);
+extern _Bool mailscope_implicit_tls_port(guint32 index, guint16 *port);
+extern const char *mailscope_protocol_column(guint8 protocol);
+extern const char *mailscope_protocol_name(guint8 protocol);
+extern _Bool mailscope_detect(const guint8 *data, size_t len, _Bool *to_server, guint8 *protocol);
 extern void mailscope_reset(void);
-extern ms_connection *mailscope_conn_new(void);
-extern ms_connection *mailscope_conn_new_after_starttls(void);
+extern ms_connection *mailscope_conn_new(guint8 protocol);
+extern ms_connection *mailscope_conn_new_after_starttls(guint8 protocol);
+
+#define MAIL_NO_PROTOCOL 255
 extern const ms_result *mailscope_conn_segment(ms_connection *conn, _Bool to_server, guint32 seq, guint32 ack,
                                                _Bool has_ack, const guint8 *data, size_t len, guint32 frame);
 extern const ms_result *mailscope_conn_stream(ms_connection *conn, _Bool to_server, const guint8 *data, size_t len,
@@ -137,12 +143,13 @@ static gboolean pref_reassemble = TRUE;
 static gboolean pref_show_passwords = TRUE;
 static gboolean pref_imf = TRUE;
 
-/* Per conversation: who the server is, and the core's connections. */
+/* Per conversation: the protocol, who the server is, and the core's connections. */
 typedef struct {
+    guint8 protocol;         /* 0 SMTP, 1 POP3 */
     address server_addr;
     guint32 server_port;
     ms_connection *conn;     /* the TCP stream as captured */
-    ms_connection *inner;    /* decrypted TLS after STARTTLS or on 465 */
+    ms_connection *inner;    /* decrypted TLS after STARTTLS/STLS, or on 465/995 */
     gboolean tls_started;
 } mail_conv_t;
 
@@ -156,12 +163,18 @@ static void mail_cleanup(void)
     mailscope_reset();
 }
 
-static mail_conv_t *get_conv(packet_info *pinfo, gboolean create, gboolean src_is_server)
+static mail_conv_t *find_conv(packet_info *pinfo)
+{
+    return (mail_conv_t *)conversation_get_proto_data(find_or_create_conversation(pinfo), proto_mail);
+}
+
+static mail_conv_t *new_conv(packet_info *pinfo, guint8 protocol, gboolean src_is_server)
 {
     conversation_t *conversation = find_or_create_conversation(pinfo);
     mail_conv_t *conv = (mail_conv_t *)conversation_get_proto_data(conversation, proto_mail);
-    if (!conv && create) {
+    if (!conv) {
         conv = wmem_new0(wmem_file_scope(), mail_conv_t);
+        conv->protocol = protocol;
         if (src_is_server) {
             copy_address_wmem(wmem_file_scope(), &conv->server_addr, &pinfo->src);
             conv->server_port = pinfo->srcport;
@@ -169,7 +182,7 @@ static mail_conv_t *get_conv(packet_info *pinfo, gboolean create, gboolean src_i
             copy_address_wmem(wmem_file_scope(), &conv->server_addr, &pinfo->dst);
             conv->server_port = pinfo->destport;
         }
-        conv->conn = mailscope_conn_new();
+        conv->conn = mailscope_conn_new(protocol);
         conversation_add_proto_data(conversation, proto_mail, conv);
     }
     return conv;
@@ -242,21 +255,21 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
     return top;
 }
 
-static void tap_credential(packet_info *pinfo, const ms_pdu *pdu)
+static void tap_credential(packet_info *pinfo, const ms_pdu *pdu, const char *proto_name)
 {
     tap_credential_t *auth = wmem_new0(wmem_packet_scope(), tap_credential_t);
     auth->num = pinfo->num;
     auth->username_num = pinfo->num;
     auth->password_hf_id = hf_ids[pdu->credential_secret_field];
     auth->username = wmem_strdup(wmem_packet_scope(), pdu->credential_user);
-    auth->proto = "SMTP";
+    auth->proto = proto_name;
     auth->info = wmem_strdup(wmem_packet_scope(), pdu->credential_info);
     tap_queue_packet(credentials_tap, pinfo, auth);
 }
 
 /* Shows a first-pass result on this frame (any pass). */
-static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const ms_result *result,
-                        const char *data_source)
+static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const mail_conv_t *conv,
+                        const ms_result *result, const char *data_source)
 {
     guint tvb_len = tvb_reported_length(tvb);
     if (result->internal_error) {
@@ -279,7 +292,7 @@ static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", pdu->info);
         add_pdu(pdu_tvb, base, pinfo, tree, pdu);
         if (pdu->credential_user)
-            tap_credential(pinfo, pdu);
+            tap_credential(pinfo, pdu, mailscope_protocol_name(conv->protocol));
         if (pdu->message && pref_imf && imf_handle) {
             tvbuff_t *message_tvb = tvb_new_child_real_data(tvb, pdu->message, pdu->message_len, pdu->message_len);
             add_new_data_source(pinfo, message_tvb, "Message content");
@@ -307,13 +320,14 @@ static int dissect_with(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, mai
     mail_frame_t *frame;
     guint key = pinfo->curr_layer_num;
 
-    col_set_str(pinfo->cinfo, COL_PROTOCOL, "SMTP");
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, mailscope_protocol_column(conv->protocol));
     col_clear(pinfo->cinfo, COL_INFO);
 
     frame = (mail_frame_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mail, key);
     if (!frame && !PINFO_FD_VISITED(pinfo)) {
         if (decrypted && !conv->inner)
-            conv->inner = conv->tls_started ? mailscope_conn_new_after_starttls() : mailscope_conn_new();
+            conv->inner = conv->tls_started ? mailscope_conn_new_after_starttls(conv->protocol)
+                                            : mailscope_conn_new(conv->protocol);
         conn = decrypted ? conv->inner : conv->conn;
         frame = wmem_new0(wmem_file_scope(), mail_frame_t);
         frame->result = first_pass(tvb, pinfo, conv, conn, decrypted ? NULL : tcpinfo);
@@ -339,42 +353,60 @@ static int dissect_with(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, mai
         col_add_fstr(pinfo->cinfo, COL_INFO, "%s: [continuation, %u bytes]", from_server(conv, pinfo) ? "S" : "C",
                      tvb_reported_length(tvb));
     }
-    show_result(tvb, pinfo, tree, frame->result, decrypted ? "Decrypted SMTP PDU" : "Reassembled SMTP PDU");
+    show_result(tvb, pinfo, tree, conv, frame->result, decrypted ? "Decrypted mail PDU" : "Reassembled mail PDU");
     return tvb_captured_length(tvb);
 }
 
-/* Port-registered (and Decode As): the matched port is the server's. */
+/* A conversation seen first on a port mailscope was given (by default, a
+ * preference or Decode As): the matched port is the server's; the protocol is
+ * the port's, else what the content says, else SMTP. */
+static mail_conv_t *conv_for_port(tvbuff_t *tvb, packet_info *pinfo, gboolean implicit_tls)
+{
+    mail_conv_t *conv = find_conv(pinfo);
+    if (conv)
+        return conv;
+    gboolean src_is_server = pinfo->srcport == pinfo->match_uint && pinfo->destport != pinfo->match_uint;
+    guint8 protocol = mailscope_protocol_for_port((guint16)pinfo->match_uint, implicit_tls);
+    if (protocol == MAIL_NO_PROTOCOL) {
+        guint len = tvb_captured_length(tvb);
+        _Bool to_server = 0;
+        guint8 found = MAIL_NO_PROTOCOL;
+        if (len && mailscope_detect(tvb_get_ptr(tvb, 0, len), len, &to_server, &found)) {
+            protocol = found;
+            src_is_server = !to_server;
+        } else {
+            protocol = 0;
+        }
+    }
+    return new_conv(pinfo, protocol, src_is_server);
+}
+
 static int dissect_mail(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
-    mail_conv_t *conv = get_conv(pinfo, FALSE, FALSE);
-    if (!conv)
-        conv = get_conv(pinfo, TRUE, pinfo->srcport == pinfo->match_uint && pinfo->destport != pinfo->match_uint);
-    return dissect_with(tvb, pinfo, tree, conv, FALSE, (struct tcpinfo *)data);
+    return dissect_with(tvb, pinfo, tree, conv_for_port(tvb, pinfo, FALSE), FALSE, (struct tcpinfo *)data);
 }
 
 /* Any other port: the same content rules the harness applies. */
 static gboolean dissect_mail_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
-    mail_conv_t *conv = get_conv(pinfo, FALSE, FALSE);
+    mail_conv_t *conv = find_conv(pinfo);
     if (!conv) {
         guint len = tvb_captured_length(tvb);
         _Bool to_server = 0;
-        if (len == 0 || !mailscope_detect(tvb_get_ptr(tvb, 0, len), len, &to_server))
+        guint8 protocol = MAIL_NO_PROTOCOL;
+        if (len == 0 || !mailscope_detect(tvb_get_ptr(tvb, 0, len), len, &to_server, &protocol))
             return FALSE;
-        conv = get_conv(pinfo, TRUE, !to_server);
+        conv = new_conv(pinfo, protocol, !to_server);
         conversation_set_dissector(find_or_create_conversation(pinfo), mail_handle);
     }
     dissect_with(tvb, pinfo, tree, conv, FALSE, (struct tcpinfo *)data);
     return TRUE;
 }
 
-/* Decrypted TLS application data (implicit TLS ports, or after STARTTLS). */
+/* Decrypted TLS application data (implicit TLS ports, or after STARTTLS/STLS). */
 static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
-    mail_conv_t *conv = get_conv(pinfo, FALSE, FALSE);
-    if (!conv)
-        conv = get_conv(pinfo, TRUE, pinfo->srcport == pinfo->match_uint && pinfo->destport != pinfo->match_uint);
-    return dissect_with(tvb, pinfo, tree, conv, TRUE, NULL);
+    return dissect_with(tvb, pinfo, tree, conv_for_port(tvb, pinfo, TRUE), TRUE, NULL);
 }
 
 static void register_mail(void)
@@ -383,7 +415,7 @@ static void register_mail(void)
     expert_module_t *expert_module;
     static gint *ett_single[] = {&ett_mail};
 
-    proto_mail = proto_register_protocol("mailscope: SMTP with decoded credentials", "mailscope", "mail");
+    proto_mail = proto_register_protocol("mailscope: SMTP and POP3 with decoded credentials", "mailscope", "mail");
 
     field_count = mailscope_field_count();
     hf_ids = g_new0(int, field_count);
@@ -451,10 +483,12 @@ static void register_mail(void)
 static void handoff_mail(void)
 {
     /* Creates the mail.tcp.port preference ("Decode As" works as well). */
-    dissector_add_uint_range_with_preference("tcp.port", mailscope_default_smtp_ports(), mail_handle);
-    heur_dissector_add("tcp", dissect_mail_heur, "SMTP on any port (mailscope)", "mail_tcp", proto_mail,
+    dissector_add_uint_range_with_preference("tcp.port", mailscope_default_ports(), mail_handle);
+    heur_dissector_add("tcp", dissect_mail_heur, "SMTP and POP3 on any port (mailscope)", "mail_tcp", proto_mail,
                        HEURISTIC_ENABLE);
-    ssl_dissector_add(465, mail_tls_handle);
+    guint16 port;
+    for (guint32 i = 0; mailscope_implicit_tls_port(i, &port); i++)
+        ssl_dissector_add(port, mail_tls_handle);
     imf_handle = find_dissector_add_dependency("imf", proto_mail);
     tls_handle = find_dissector("tls");
 }

@@ -201,8 +201,8 @@ pub fn fixtures() -> Vec<PathBuf> {
     out
 }
 
-/// SMTP captures in `../shared/pcaps`, when it is there.
-pub fn shared_smtp_captures() -> Vec<PathBuf> {
+/// Every capture in `../shared/pcaps`, when it is there.
+pub fn shared_captures() -> Vec<PathBuf> {
     let dir = root().parent().unwrap().join("shared/pcaps");
     mailscope_harness::capture::find_captures(&dir)
 }

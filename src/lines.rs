@@ -1,7 +1,8 @@
 //! Line framing shared by the text protocols: one direction's unframed bytes,
 //! line endings, dot-stuffed multi-line blocks, and Info column text.
 
-use crate::item::Direction;
+use crate::fields::Expert;
+use crate::item::{Direction, Pdu};
 
 /// One direction's bytes not yet framed into PDUs.
 #[derive(Clone, Debug, Default)]
@@ -141,6 +142,182 @@ pub(crate) fn unstuff(raw: &[u8]) -> (Vec<u8>, u64) {
 /// Whether bytes that follow an accepted STARTTLS/STLS begin a TLS record: its
 /// content type (20..23) is a control byte that never starts a text command,
 /// so the first byte decides, however small the segment.
-pub(crate) fn tls_record_start(data: &[u8]) -> bool {
+fn tls_record_start(data: &[u8]) -> bool {
     data.first().is_some_and(|b| (20..=23).contains(b))
+}
+
+/// Where one direction stands with the switch to TLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum TlsStage {
+    #[default]
+    Clear,
+    /// Accepted; the next bytes tell whether TLS really starts.
+    Pending,
+    Tls,
+}
+
+/// The switch to TLS that STARTTLS (SMTP) and STLS (POP3) announce. Once the
+/// server accepts, each direction's next bytes tell whether TLS really starts
+/// or (some middleboxes) the session goes on in clear text.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TlsSwitch {
+    client: TlsStage,
+    server: TlsStage,
+    clear_after_accept: bool,
+}
+
+impl TlsSwitch {
+    /// The server accepted STARTTLS or STLS.
+    pub(crate) fn accept(&mut self) {
+        self.client = TlsStage::Pending;
+        self.server = TlsStage::Pending;
+    }
+
+    pub(crate) fn is_tls(&self, direction: Direction) -> bool {
+        match direction {
+            Direction::ToServer => self.client == TlsStage::Tls,
+            Direction::ToClient => self.server == TlsStage::Tls,
+        }
+    }
+
+    /// The client's text is not parsed from acceptance on (until clear text shows up).
+    pub(crate) fn client_paused(&self) -> bool {
+        self.client != TlsStage::Clear
+    }
+
+    /// True once, for the first client line after an acceptance that TLS never followed.
+    pub(crate) fn take_clear_after_accept(&mut self) -> bool {
+        std::mem::take(&mut self.clear_after_accept)
+    }
+
+    /// Whether `data`, the next bytes in `direction`, are TLS.
+    pub(crate) fn classify(&mut self, direction: Direction, data: &[u8]) -> bool {
+        let looks_tls = tls_record_start(data);
+        match direction {
+            Direction::ToServer => match self.client {
+                TlsStage::Tls => true,
+                TlsStage::Pending if looks_tls => {
+                    self.client = TlsStage::Tls;
+                    if self.server == TlsStage::Pending {
+                        self.server = TlsStage::Tls;
+                    }
+                    true
+                }
+                TlsStage::Pending => {
+                    *self = TlsSwitch {
+                        clear_after_accept: true,
+                        ..TlsSwitch::default()
+                    };
+                    false
+                }
+                TlsStage::Clear => false,
+            },
+            Direction::ToClient => match self.server {
+                TlsStage::Tls => true,
+                TlsStage::Pending if looks_tls => {
+                    self.server = TlsStage::Tls;
+                    true
+                }
+                _ => false,
+            },
+        }
+    }
+}
+
+/// What a text protocol engine offers the shared feeding loop.
+pub(crate) trait TextEngine {
+    fn tls(&mut self) -> &mut TlsSwitch;
+    fn buf(&mut self, direction: Direction) -> &mut StreamBuf;
+    /// The next PDU complete in `direction`'s buffer, if any.
+    fn next_pdu(&mut self, direction: Direction, frame: u64) -> Option<Pdu>;
+}
+
+/// Appends bytes in stream order and frames the PDUs they complete; the flag
+/// says the bytes were TLS (after STARTTLS or STLS).
+pub(crate) fn feed(
+    engine: &mut impl TextEngine,
+    direction: Direction,
+    data: &[u8],
+    frame: u64,
+) -> (Vec<Pdu>, bool) {
+    let mut pdus = Vec::new();
+    if data.is_empty() {
+        return (pdus, false);
+    }
+    if engine.tls().classify(direction, data) {
+        engine.buf(direction).start += data.len() as u64;
+        return (pdus, true);
+    }
+    engine.buf(direction).data.extend_from_slice(data);
+    while let Some(pdu) = engine.next_pdu(direction, frame) {
+        pdus.push(pdu);
+        if engine.tls().is_tls(direction) {
+            // Bytes after the switch that arrived with the handshake's first segment.
+            let buf = engine.buf(direction);
+            let rest = buf.data.len();
+            buf.take(rest);
+            return (pdus, true);
+        }
+    }
+    (pdus, false)
+}
+
+/// Bytes the capture lost: drops what `buf` held, moves past the hole, and
+/// returns the PDU that reports it. Framing resumes at the next line.
+pub(crate) fn gap_pdu(buf: &mut StreamBuf, direction: Direction, missing: u64, frame: u64) -> Pdu {
+    let offset = buf.start;
+    let lost_buffered = buf.data.len();
+    buf.data.clear();
+    buf.scanned = 0;
+    buf.start += missing + lost_buffered as u64;
+    let mut pdu = Pdu::new(direction, frame, offset, Vec::new());
+    pdu.info = format!(
+        "{}: [{} bytes missing from the capture]",
+        direction.info_prefix(),
+        missing
+    );
+    pdu.anomaly(
+        Expert::Gap,
+        0,
+        0,
+        format!("{missing} bytes missing from the capture"),
+    );
+    pdu
+}
+
+/// A line inside a SASL exchange that cannot be a response (not base64) but
+/// starts with one of the protocol's command verbs: the client did not wait.
+pub(crate) fn command_during_sasl(raw: &[u8], known_verbs: &[&str]) -> bool {
+    let line = lossy(strip_eol(raw));
+    let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+    line.trim() != "*"
+        && crate::sasl::decode_base64(&line).is_err()
+        && known_verbs.contains(&verb.as_str())
+}
+
+/// Helpers for the engines' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{feed, TextEngine};
+    use crate::fields::Field;
+    use crate::item::{Direction, Pdu};
+
+    /// Feeds a scripted dialogue, one frame per line of the script.
+    pub(crate) fn run<E: TextEngine + Default>(script: &[(Direction, &str)]) -> Vec<Pdu> {
+        let mut engine = E::default();
+        let mut out = Vec::new();
+        for (frame, (direction, text)) in script.iter().enumerate() {
+            out.extend(feed(&mut engine, *direction, text.as_bytes(), frame as u64 + 1).0);
+        }
+        out
+    }
+
+    /// Every value of `field` in the PDUs, in tree order.
+    pub(crate) fn values(pdus: &[Pdu], field: Field) -> Vec<String> {
+        pdus.iter()
+            .flat_map(|p| p.flatten())
+            .filter(|(i, _)| i.field == field)
+            .map(|(i, _)| i.value.to_string())
+            .collect()
+    }
 }

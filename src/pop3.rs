@@ -12,7 +12,8 @@ use std::collections::VecDeque;
 use crate::fields::{Expert, Field};
 use crate::item::{Credential, Direction, Item, Message, Pdu};
 use crate::lines::{
-    find_end_of_data, info_line, lossy, strip_eol, tls_record_start, unstuff, StreamBuf,
+    command_during_sasl, find_end_of_data, gap_pdu, info_line, lossy, strip_eol, unstuff,
+    StreamBuf, TextEngine, TlsSwitch,
 };
 use crate::sasl::{self, Exchange, Side};
 use crate::smtp::Limits;
@@ -38,16 +39,6 @@ enum ClientMode {
     Command,
     /// In a SASL exchange: lines are base64 responses.
     Auth,
-    /// STLS accepted; the next bytes tell whether TLS really starts.
-    TlsPending,
-    Tls,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum ServerMode {
-    Text,
-    TlsPending,
-    Tls,
 }
 
 #[derive(Clone, Debug)]
@@ -64,7 +55,7 @@ struct PendingCommand {
 pub struct Pop3 {
     limits: Limits,
     client: ClientMode,
-    server: ServerMode,
+    tls: TlsSwitch,
     bufs: [StreamBuf; 2],
     pending: VecDeque<PendingCommand>,
     state: State,
@@ -78,7 +69,6 @@ pub struct Pop3 {
     auth: Option<Exchange>,
     /// Dropping an over-long multi-line block up to its terminating dot.
     discard_block: bool,
-    clear_after_stls: bool,
 }
 
 impl Default for Pop3 {
@@ -92,7 +82,7 @@ impl Pop3 {
         Pop3 {
             limits,
             client: ClientMode::Command,
-            server: ServerMode::Text,
+            tls: TlsSwitch::default(),
             bufs: Default::default(),
             pending: VecDeque::new(),
             state: State::Authorization,
@@ -102,7 +92,6 @@ impl Pop3 {
             login: None,
             auth: None,
             discard_block: false,
-            clear_after_stls: false,
         }
     }
 
@@ -116,7 +105,7 @@ impl Pop3 {
 
     /// The RFC 1939 state as users name it, at this moment.
     pub fn state_name(&self) -> &'static str {
-        if self.client == ClientMode::Tls {
+        if self.tls.is_tls(Direction::ToServer) {
             return "tls";
         }
         match self.state {
@@ -126,101 +115,22 @@ impl Pop3 {
         }
     }
 
-    fn is_tls(&self, direction: Direction) -> bool {
-        match direction {
-            Direction::ToServer => self.client == ClientMode::Tls,
-            Direction::ToClient => self.server == ServerMode::Tls,
-        }
-    }
-
     /// Appends bytes in stream order; returns the PDUs they complete and whether they were TLS.
     pub fn feed(&mut self, direction: Direction, data: &[u8], frame: u64) -> (Vec<Pdu>, bool) {
-        let mut pdus = Vec::new();
-        if data.is_empty() {
-            return (pdus, false);
-        }
-        if self.starts_tls(direction, data) {
-            self.bufs[direction.index()].start += data.len() as u64;
-            return (pdus, true);
-        }
-        self.bufs[direction.index()].data.extend_from_slice(data);
-        loop {
-            let next = match direction {
-                Direction::ToServer => self.next_client_pdu(frame),
-                Direction::ToClient => self.next_server_pdu(frame),
-            };
-            match next {
-                Some(pdu) => pdus.push(pdu),
-                None => break,
-            }
-            if self.is_tls(direction) {
-                let buf = &mut self.bufs[direction.index()];
-                let rest = buf.data.len();
-                buf.take(rest);
-                return (pdus, true);
-            }
-        }
-        (pdus, false)
+        crate::lines::feed(self, direction, data, frame)
     }
 
     /// Bytes the capture lost: framing resumes at the next line.
     pub fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
         let buf = &mut self.bufs[direction.index()];
-        let offset = buf.start;
-        let lost_buffered = buf.data.len();
-        buf.data.clear();
-        buf.scanned = 0;
-        buf.start += missing + lost_buffered as u64;
+        let pdu = gap_pdu(buf, direction, missing, frame);
         buf.discard_line = true;
-        let mut pdu = Pdu::new(direction, frame, offset, Vec::new());
-        pdu.info = format!(
-            "{}: [{} bytes missing from the capture]",
-            direction.info_prefix(),
-            missing
-        );
-        pdu.anomaly(
-            Expert::Gap,
-            0,
-            0,
-            format!("{missing} bytes missing from the capture"),
-        );
         if direction == Direction::ToClient && self.pending.front().is_some_and(|p| p.multiline) {
             // The block that was being answered lost its middle: skip to its end.
             self.pending.pop_front();
             self.discard_block = true;
         }
         vec![pdu]
-    }
-
-    fn starts_tls(&mut self, direction: Direction, data: &[u8]) -> bool {
-        let looks_tls = tls_record_start(data);
-        match direction {
-            Direction::ToServer => match self.client {
-                ClientMode::Tls => true,
-                ClientMode::TlsPending if looks_tls => {
-                    self.client = ClientMode::Tls;
-                    if self.server == ServerMode::TlsPending {
-                        self.server = ServerMode::Tls;
-                    }
-                    true
-                }
-                ClientMode::TlsPending => {
-                    self.client = ClientMode::Command;
-                    self.server = ServerMode::Text;
-                    self.clear_after_stls = true;
-                    false
-                }
-                _ => false,
-            },
-            Direction::ToClient => match self.server {
-                ServerMode::Tls => true,
-                ServerMode::TlsPending if looks_tls => {
-                    self.server = ServerMode::Tls;
-                    true
-                }
-                _ => false,
-            },
-        }
     }
 
     fn state_item(&self, len: usize) -> Item {
@@ -230,7 +140,7 @@ impl Pop3 {
     // ----- client side
 
     fn next_client_pdu(&mut self, frame: u64) -> Option<Pdu> {
-        if matches!(self.client, ClientMode::Tls | ClientMode::TlsPending) {
+        if self.tls.client_paused() {
             return None;
         }
         let (offset, raw, too_long) = self.bufs[0].next_line(self.limits.max_line)?;
@@ -247,8 +157,9 @@ impl Pop3 {
                 ),
             );
         }
-        if self.client == ClientMode::Auth && !self.command_during_auth(&pdu.bytes) {
-            self.auth_response(&mut pdu);
+        if self.client == ClientMode::Auth && !command_during_sasl(&pdu.bytes, KNOWN_VERBS) {
+            let state = self.state_item(strip_eol(&pdu.bytes).len());
+            sasl::client_line(self.auth.as_mut(), &mut pdu, state);
         } else {
             if self.client == ClientMode::Auth {
                 self.client = ClientMode::Command;
@@ -262,7 +173,7 @@ impl Pop3 {
             }
             self.command(&mut pdu);
         }
-        if std::mem::take(&mut self.clear_after_stls) {
+        if self.tls.take_clear_after_accept() {
             let len = pdu.bytes.len();
             pdu.anomaly(
                 Expert::Violation,
@@ -272,15 +183,6 @@ impl Pop3 {
             );
         }
         Some(pdu)
-    }
-
-    /// A line in a SASL exchange that cannot be a response but starts with a command verb.
-    fn command_during_auth(&self, raw: &[u8]) -> bool {
-        let line = lossy(strip_eol(raw));
-        let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
-        line.trim() != "*"
-            && sasl::decode_base64(&line).is_err()
-            && KNOWN_VERBS.contains(&verb.as_str())
     }
 
     fn command(&mut self, pdu: &mut Pdu) {
@@ -440,7 +342,7 @@ impl Pop3 {
                     Some((_, initial)) => {
                         let initial_offset = arg_offset + mechanism.len() + 1;
                         let step = exchange.step(Side::Initial, initial, initial_offset, frame);
-                        apply_step(pdu, &mut auth, step);
+                        sasl::apply_step(pdu, &mut auth, step);
                     }
                     None => auth.push(Item::text(
                         Field::AuthMechanism,
@@ -503,28 +405,10 @@ impl Pop3 {
         });
     }
 
-    fn auth_response(&mut self, pdu: &mut Pdu) {
-        let line = strip_eol(&pdu.bytes).to_vec();
-        let text = lossy(&line);
-        pdu.info = info_line(Direction::ToServer, &text);
-        let mut auth = Item::tree(Field::Auth, 0, line.len());
-        auth.push(self.state_item(line.len()));
-        let Some(exchange) = self.auth.as_mut() else {
-            return;
-        };
-        let step = if text.trim() == "*" {
-            exchange.cancel(0, line.len())
-        } else {
-            exchange.step(Side::Client, &text, 0, pdu.frame)
-        };
-        apply_step(pdu, &mut auth, step);
-        pdu.items.push(auth);
-    }
-
     // ----- server side
 
     fn next_server_pdu(&mut self, frame: u64) -> Option<Pdu> {
-        if !matches!(self.server, ServerMode::Text | ServerMode::TlsPending) {
+        if self.tls.is_tls(Direction::ToClient) {
             return None;
         }
         if self.discard_block && !self.skip_block() {
@@ -701,7 +585,7 @@ impl Pop3 {
             if let Some(exchange) = self.auth.as_mut() {
                 let mut auth = Item::tree(Field::Auth, text_at, first.len() - text_at);
                 let step = exchange.step(Side::Server, &text, text_at, frame);
-                apply_step(pdu, &mut auth, step);
+                sasl::apply_step(pdu, &mut auth, step);
                 response.push(auth);
             }
             pdu.items.push(response);
@@ -792,7 +676,7 @@ impl Pop3 {
                 if let Some(mut exchange) = self.auth.take() {
                     let step = exchange.outcome(positive, 0, first.len());
                     let mut auth = Item::tree(Field::Auth, 0, first.len());
-                    apply_step(pdu, &mut auth, step);
+                    sasl::apply_step(pdu, &mut auth, step);
                     response.push(auth);
                     pdu.auth_outcome = exchange.credential_frame().map(|f| (f, positive));
                     if positive {
@@ -811,8 +695,7 @@ impl Pop3 {
                     "STLS accepted: the session continues in TLS",
                 );
                 pdu.starts_tls = true;
-                self.client = ClientMode::TlsPending;
-                self.server = ServerMode::TlsPending;
+                self.tls.accept();
             }
             _ => {}
         }
@@ -1013,14 +896,18 @@ fn block_end_by_lines(data: &[u8], from: usize) -> Result<(usize, bool), usize> 
     Err(at)
 }
 
-fn apply_step(pdu: &mut Pdu, auth: &mut Item, step: sasl::StepOutput) {
-    auth.children.extend(step.items);
-    pdu.anomalies.extend(step.anomalies);
-    if let Some(user) = step.username {
-        pdu.info.push_str(&format!(" (user: {user})"));
+impl TextEngine for Pop3 {
+    fn tls(&mut self) -> &mut TlsSwitch {
+        &mut self.tls
     }
-    if step.credential.is_some() {
-        pdu.credential = step.credential;
+    fn buf(&mut self, direction: Direction) -> &mut StreamBuf {
+        &mut self.bufs[direction.index()]
+    }
+    fn next_pdu(&mut self, direction: Direction, frame: u64) -> Option<Pdu> {
+        match direction {
+            Direction::ToServer => self.next_client_pdu(frame),
+            Direction::ToClient => self.next_server_pdu(frame),
+        }
     }
 }
 
@@ -1029,21 +916,10 @@ mod tests {
     use super::*;
     use Direction::{ToClient as S, ToServer as C};
 
-    fn run(script: &[(Direction, &str)]) -> Vec<Pdu> {
-        let mut pop = Pop3::default();
-        let mut out = Vec::new();
-        for (frame, (dir, text)) in script.iter().enumerate() {
-            out.extend(pop.feed(*dir, text.as_bytes(), frame as u64 + 1).0);
-        }
-        out
-    }
+    use crate::lines::testing::values;
 
-    fn values(pdus: &[Pdu], field: Field) -> Vec<String> {
-        pdus.iter()
-            .flat_map(|p| p.flatten())
-            .filter(|(i, _)| i.field == field)
-            .map(|(i, _)| i.value.to_string())
-            .collect()
+    fn run(script: &[(Direction, &str)]) -> Vec<Pdu> {
+        crate::lines::testing::run::<Pop3>(script)
     }
 
     #[test]

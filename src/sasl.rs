@@ -11,7 +11,7 @@ use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, General
 use base64::{alphabet, Engine};
 
 use crate::fields::{Expert, Field};
-use crate::item::{Anomaly, Credential, Item};
+use crate::item::{Anomaly, Credential, Item, Pdu};
 
 /// Base64 as SASL profiles send it: standard alphabet, padding optional.
 const SASL_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -42,6 +42,37 @@ fn abbreviate(text: &str, max: usize) -> String {
 /// Text a user can read from decoded bytes: lossy UTF-8, control bytes escaped.
 pub fn printable(bytes: &[u8]) -> String {
     crate::item::display_text(bytes)
+}
+
+/// Puts one SASL step's output into `pdu`: items under `auth`, anomalies,
+/// the user in the Info column, and the credential it completed.
+pub(crate) fn apply_step(pdu: &mut Pdu, auth: &mut Item, step: StepOutput) {
+    auth.children.extend(step.items);
+    pdu.anomalies.extend(step.anomalies);
+    if let Some(user) = step.username {
+        pdu.info.push_str(&format!(" (user: {user})"));
+    }
+    if step.credential.is_some() {
+        pdu.credential = step.credential;
+    }
+}
+
+/// A client line inside an exchange (a response, or `*` to cancel), in a PDU
+/// of its own; `state` is the protocol's session-state item for it.
+pub(crate) fn client_line(exchange: Option<&mut Exchange>, pdu: &mut Pdu, state: Item) {
+    let line = crate::lines::strip_eol(&pdu.bytes).to_vec();
+    let text = crate::lines::lossy(&line);
+    pdu.info = crate::lines::info_line(crate::item::Direction::ToServer, &text);
+    let mut auth = Item::tree(Field::Auth, 0, line.len());
+    auth.push(state);
+    let Some(exchange) = exchange else { return };
+    let step = if text.trim() == "*" {
+        exchange.cancel(0, line.len())
+    } else {
+        exchange.step(Side::Client, &text, 0, pdu.frame)
+    };
+    apply_step(pdu, &mut auth, step);
+    pdu.items.push(auth);
 }
 
 /// Which SASL message this is.

@@ -11,7 +11,8 @@ use std::collections::VecDeque;
 use crate::fields::{Expert, Field};
 use crate::item::{Direction, Item, Message, Pdu};
 use crate::lines::{
-    find_end_of_data, info_line, lossy, strip_eol, tls_record_start, unstuff, StreamBuf,
+    command_during_sasl, find_end_of_data, gap_pdu, info_line, lossy, strip_eol, unstuff,
+    StreamBuf, TextEngine, TlsSwitch,
 };
 use crate::sasl::{self, Exchange, Side};
 
@@ -88,16 +89,6 @@ enum ClientMode {
         last: bool,
         size: u64,
     },
-    /// STARTTLS accepted; the next bytes tell whether TLS really starts.
-    TlsPending,
-    Tls,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum ServerMode {
-    Text,
-    TlsPending,
-    Tls,
 }
 
 #[derive(Clone, Debug)]
@@ -123,14 +114,12 @@ struct MessageBuf {
 pub struct Smtp {
     limits: Limits,
     client: ClientMode,
-    server: ServerMode,
+    tls: TlsSwitch,
     bufs: [StreamBuf; 2],
     pending: VecDeque<PendingCommand>,
     auth: Option<Exchange>,
     greeted: bool,
     quit: bool,
-    /// STARTTLS was accepted but the client went on in clear text.
-    clear_after_starttls: bool,
     transaction: u32,
     in_transaction: bool,
     recipients: u32,
@@ -173,13 +162,12 @@ impl Smtp {
         Smtp {
             limits,
             client: ClientMode::Command,
-            server: ServerMode::Text,
+            tls: TlsSwitch::default(),
             bufs: Default::default(),
             pending: VecDeque::new(),
             auth: None,
             greeted: false,
             quit: false,
-            clear_after_starttls: false,
             transaction: 0,
             in_transaction: false,
             recipients: 0,
@@ -197,7 +185,7 @@ impl Smtp {
 
     /// The session state as users name it, at this moment.
     pub fn state_name(&self) -> &'static str {
-        if self.client == ClientMode::Tls {
+        if self.tls.is_tls(Direction::ToServer) {
             return "tls";
         }
         match self.client {
@@ -212,66 +200,14 @@ impl Smtp {
         }
     }
 
-    /// True once both directions carry TLS: nothing more is parsed as SMTP.
-    pub fn is_tls(&self, direction: Direction) -> bool {
-        match direction {
-            Direction::ToServer => self.client == ClientMode::Tls,
-            Direction::ToClient => self.server == ServerMode::Tls,
-        }
-    }
-
     /// Appends bytes in stream order; returns the PDUs they complete and whether they were TLS.
     pub fn feed(&mut self, direction: Direction, data: &[u8], frame: u64) -> (Vec<Pdu>, bool) {
-        let mut pdus = Vec::new();
-        if data.is_empty() {
-            return (pdus, false);
-        }
-        if self.starts_tls(direction, data) {
-            self.bufs[direction.index()].start += data.len() as u64;
-            return (pdus, true);
-        }
-        let buf = &mut self.bufs[direction.index()];
-        buf.data.extend_from_slice(data);
-        loop {
-            let next = match direction {
-                Direction::ToServer => self.next_client_pdu(frame),
-                Direction::ToClient => self.next_server_pdu(frame),
-            };
-            match next {
-                Some(pdu) => pdus.push(pdu),
-                None => break,
-            }
-            if self.is_tls(direction) {
-                // Bytes after the switch that arrived with the handshake's first segment.
-                let buf = &mut self.bufs[direction.index()];
-                let rest = buf.data.len();
-                buf.take(rest);
-                return (pdus, true);
-            }
-        }
-        (pdus, false)
+        crate::lines::feed(self, direction, data, frame)
     }
 
     /// Bytes the capture lost: framing resumes at the next line (or after the chunk).
     pub fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
-        let buf = &mut self.bufs[direction.index()];
-        let offset = buf.start;
-        let lost_buffered = buf.data.len();
-        buf.data.clear();
-        buf.scanned = 0;
-        buf.start += missing + lost_buffered as u64;
-        let mut pdu = Pdu::new(direction, frame, offset, Vec::new());
-        pdu.info = format!(
-            "{}: [{} bytes missing from the capture]",
-            direction.info_prefix(),
-            missing
-        );
-        pdu.anomaly(
-            Expert::Gap,
-            0,
-            0,
-            format!("{missing} bytes missing from the capture"),
-        );
+        let pdu = gap_pdu(&mut self.bufs[direction.index()], direction, missing, frame);
         let mut out = vec![pdu];
         if direction == Direction::ToServer {
             match self.client.clone() {
@@ -314,41 +250,12 @@ impl Smtp {
         out
     }
 
-    fn starts_tls(&mut self, direction: Direction, data: &[u8]) -> bool {
-        let looks_tls = tls_record_start(data);
-        match direction {
-            Direction::ToServer => match self.client {
-                ClientMode::Tls => true,
-                ClientMode::TlsPending if looks_tls => {
-                    self.client = ClientMode::Tls;
-                    if self.server == ServerMode::TlsPending {
-                        self.server = ServerMode::Tls;
-                    }
-                    true
-                }
-                ClientMode::TlsPending => {
-                    self.client = ClientMode::Command;
-                    self.server = ServerMode::Text;
-                    self.clear_after_starttls = true;
-                    false
-                }
-                _ => false,
-            },
-            Direction::ToClient => match self.server {
-                ServerMode::Tls => true,
-                ServerMode::TlsPending if looks_tls => {
-                    self.server = ServerMode::Tls;
-                    true
-                }
-                ServerMode::TlsPending => false,
-                ServerMode::Text => false,
-            },
-        }
-    }
-
     // ----- client side -----
 
     fn next_client_pdu(&mut self, frame: u64) -> Option<Pdu> {
+        if self.tls.client_paused() {
+            return None;
+        }
         match self.client.clone() {
             ClientMode::Data | ClientMode::DataPending => self.next_data_pdu(frame),
             ClientMode::Bdat {
@@ -356,7 +263,6 @@ impl Smtp {
                 last,
                 size,
             } => self.next_bdat_pdu(frame, remaining, last, size),
-            ClientMode::Tls | ClientMode::TlsPending => None,
             ClientMode::Command | ClientMode::Auth => {
                 let (offset, raw, too_long) = self.next_line(Direction::ToServer)?;
                 let mut pdu = Pdu::new(Direction::ToServer, frame, offset, raw);
@@ -372,7 +278,7 @@ impl Smtp {
                         ),
                     );
                 }
-                if self.client == ClientMode::Auth && self.command_during_auth(&pdu.bytes) {
+                if self.client == ClientMode::Auth && command_during_sasl(&pdu.bytes, KNOWN_VERBS) {
                     // Not base64 but a command: the client did not wait for the exchange's end.
                     self.client = ClientMode::Command;
                     self.command(&mut pdu);
@@ -384,11 +290,12 @@ impl Smtp {
                         "command sent before the AUTH exchange ended",
                     );
                 } else if self.client == ClientMode::Auth {
-                    self.auth_response(&mut pdu);
+                    let state = self.state_item(strip_eol(&pdu.bytes).len());
+                    sasl::client_line(self.auth.as_mut(), &mut pdu, state);
                 } else {
                     self.command(&mut pdu);
                 }
-                if std::mem::take(&mut self.clear_after_starttls) {
+                if self.tls.take_clear_after_accept() {
                     let len = pdu.bytes.len();
                     pdu.anomaly(
                         Expert::Violation,
@@ -408,15 +315,6 @@ impl Smtp {
 
     fn next_line(&mut self, direction: Direction) -> Option<(u64, Vec<u8>, bool)> {
         self.bufs[direction.index()].next_line(self.limits.max_line)
-    }
-
-    /// A line in a SASL exchange that cannot be a response but starts with a command verb.
-    fn command_during_auth(&self, raw: &[u8]) -> bool {
-        let line = lossy(strip_eol(raw));
-        let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
-        line.trim() != "*"
-            && sasl::decode_base64(&line).is_err()
-            && KNOWN_VERBS.contains(&verb.as_str())
     }
 
     fn state_item(&self, len: usize) -> Item {
@@ -543,7 +441,7 @@ impl Smtp {
                             let initial_offset = arg_offset + mechanism.len() + 1;
                             let step =
                                 exchange.step(Side::Initial, &initial, initial_offset, frame);
-                            self.apply_step(pdu, &mut auth, step);
+                            sasl::apply_step(pdu, &mut auth, step);
                         }
                         None => auth.push(Item::text(
                             Field::AuthMechanism,
@@ -724,36 +622,6 @@ impl Smtp {
             last,
             size,
         };
-    }
-
-    fn apply_step(&mut self, pdu: &mut Pdu, auth: &mut Item, step: sasl::StepOutput) {
-        auth.children.extend(step.items);
-        pdu.anomalies.extend(step.anomalies);
-        if let Some(user) = step.username {
-            pdu.info.push_str(&format!(" (user: {user})"));
-        }
-        if step.credential.is_some() {
-            pdu.credential = step.credential;
-        }
-    }
-
-    fn auth_response(&mut self, pdu: &mut Pdu) {
-        let line = strip_eol(&pdu.bytes).to_vec();
-        let text = lossy(&line);
-        pdu.info = info_line(Direction::ToServer, &text);
-        let mut auth = Item::tree(Field::Auth, 0, line.len());
-        auth.push(self.state_item(line.len()));
-        let Some(exchange) = self.auth.as_mut() else {
-            return;
-        };
-        if text.trim() == "*" {
-            let step = exchange.cancel(0, line.len());
-            self.apply_step(pdu, &mut auth, step);
-        } else {
-            let step = exchange.step(Side::Client, &text, 0, pdu.frame);
-            self.apply_step(pdu, &mut auth, step);
-        }
-        pdu.items.push(auth);
     }
 
     fn next_data_pdu(&mut self, frame: u64) -> Option<Pdu> {
@@ -962,7 +830,7 @@ impl Smtp {
     // ----- server side -----
 
     fn next_server_pdu(&mut self, frame: u64) -> Option<Pdu> {
-        if self.server != ServerMode::Text && self.server != ServerMode::TlsPending {
+        if self.tls.is_tls(Direction::ToClient) {
             return None;
         }
         // Frame a whole reply: lines up to one whose code is followed by a space (or nothing).
@@ -1214,8 +1082,7 @@ impl Smtp {
                     "STARTTLS accepted: the session continues in TLS",
                 );
                 pdu.starts_tls = true;
-                self.client = ClientMode::TlsPending;
-                self.server = ServerMode::TlsPending;
+                self.tls.accept();
             }
             _ => {}
         }
@@ -1223,25 +1090,29 @@ impl Smtp {
     }
 }
 
+impl TextEngine for Smtp {
+    fn tls(&mut self) -> &mut TlsSwitch {
+        &mut self.tls
+    }
+    fn buf(&mut self, direction: Direction) -> &mut StreamBuf {
+        &mut self.bufs[direction.index()]
+    }
+    fn next_pdu(&mut self, direction: Direction, frame: u64) -> Option<Pdu> {
+        match direction {
+            Direction::ToServer => self.next_client_pdu(frame),
+            Direction::ToClient => self.next_server_pdu(frame),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run(script: &[(Direction, &str)]) -> Vec<Pdu> {
-        let mut smtp = Smtp::default();
-        let mut out = Vec::new();
-        for (frame, (dir, text)) in script.iter().enumerate() {
-            out.extend(smtp.feed(*dir, text.as_bytes(), frame as u64 + 1).0);
-        }
-        out
-    }
+    use crate::lines::testing::values;
 
-    fn values(pdus: &[Pdu], field: Field) -> Vec<String> {
-        pdus.iter()
-            .flat_map(|p| p.flatten())
-            .filter(|(i, _)| i.field == field)
-            .map(|(i, _)| i.value.to_string())
-            .collect()
+    fn run(script: &[(Direction, &str)]) -> Vec<Pdu> {
+        crate::lines::testing::run::<Smtp>(script)
     }
 
     use Direction::{ToClient as S, ToServer as C};

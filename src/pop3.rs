@@ -50,6 +50,16 @@ struct PendingCommand {
     multiline: bool,
 }
 
+impl PendingCommand {
+    /// The generated items that say which command, sent in which frame, a response answers.
+    fn answer_items(&self) -> [Item; 2] {
+        [
+            Item::text(Field::PopResponseCommand, 0, 0, self.verb.clone()),
+            Item::uint(Field::PopResponseRequestFrame, 0, 0, self.frame),
+        ]
+    }
+}
+
 /// POP3 session state for both directions of one connection.
 #[derive(Clone, Debug)]
 pub struct Pop3 {
@@ -567,18 +577,7 @@ impl Pop3 {
         if indicator == "+" {
             // A SASL challenge: the AUTH command stays pending.
             if let Some(command) = self.pending.front() {
-                response.push(Item::text(
-                    Field::PopResponseCommand,
-                    0,
-                    0,
-                    command.verb.clone(),
-                ));
-                response.push(Item::uint(
-                    Field::PopResponseRequestFrame,
-                    0,
-                    0,
-                    command.frame,
-                ));
+                response.children.extend(command.answer_items());
             }
             response.push(Item::text(Field::PopResponseIndicator, 0, 1, indicator));
             let frame = pdu.frame;
@@ -598,18 +597,7 @@ impl Pop3 {
             self.pending.pop_front()
         };
         if let Some(command) = &answered {
-            response.push(Item::text(
-                Field::PopResponseCommand,
-                0,
-                0,
-                command.verb.clone(),
-            ));
-            response.push(Item::uint(
-                Field::PopResponseRequestFrame,
-                0,
-                0,
-                command.frame,
-            ));
+            response.children.extend(command.answer_items());
         }
         response.push(Item::text(
             Field::PopResponseIndicator,

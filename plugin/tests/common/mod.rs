@@ -77,6 +77,7 @@ pub fn tshark() -> &'static Tshark {
     TSHARK.get_or_init(|| {
         let uid = Command::new("id").arg("-u").output().unwrap();
         let as_nobody = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        remove_stale_homes();
         let home = std::env::temp_dir().join(format!("mailscope-tshark-{}", std::process::id()));
         let plugins = home.join("plugins").join(wireshark_series()).join("epan");
         std::fs::create_dir_all(&plugins).unwrap();
@@ -102,6 +103,22 @@ pub const TCP_PREFS: [&str; 4] = [
     "-o",
     "tcp.desegment_tcp_streams:FALSE",
 ];
+
+/// Removes the throwaway folders of earlier test runs whose process is gone.
+fn remove_stale_homes() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("mailscope-tshark-") else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            std::fs::remove_dir_all(entry.path()).ok();
+        }
+    }
+}
 
 pub struct Output {
     pub status: i32,

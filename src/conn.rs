@@ -30,6 +30,16 @@ enum Engine {
 }
 
 impl Engine {
+    /// `resumed`: the decrypted session after STARTTLS or STLS, where no greeting comes.
+    fn new(protocol: Protocol, limits: Limits, resumed: bool) -> Self {
+        match (protocol, resumed) {
+            (Protocol::Smtp, false) => Engine::Smtp(Smtp::new(limits)),
+            (Protocol::Smtp, true) => Engine::Smtp(Smtp::after_starttls(limits)),
+            (Protocol::Pop3, false) => Engine::Pop3(Pop3::new(limits)),
+            (Protocol::Pop3, true) => Engine::Pop3(Pop3::after_stls(limits)),
+        }
+    }
+
     fn feed(&mut self, direction: Direction, data: &[u8], frame: u64) -> (Vec<Pdu>, bool) {
         match self {
             Engine::Smtp(e) => e.feed(direction, data, frame),
@@ -69,28 +79,19 @@ impl Connection {
     }
 
     pub fn with_limits(protocol: Protocol, limits: Limits) -> Self {
-        let engine = match protocol {
-            Protocol::Smtp => Engine::Smtp(Smtp::new(limits)),
-            Protocol::Pop3 => Engine::Pop3(Pop3::new(limits)),
-        };
         Connection {
             protocol,
             streams: Default::default(),
-            engine,
+            engine: Engine::new(protocol, limits, false),
         }
     }
 
     /// The decrypted session that follows an accepted STARTTLS or STLS.
     pub fn after_starttls(protocol: Protocol) -> Self {
-        let limits = Limits::default();
-        let engine = match protocol {
-            Protocol::Smtp => Engine::Smtp(Smtp::after_starttls(limits)),
-            Protocol::Pop3 => Engine::Pop3(Pop3::after_stls(limits)),
-        };
         Connection {
             protocol,
             streams: Default::default(),
-            engine,
+            engine: Engine::new(protocol, Limits::default(), true),
         }
     }
 
@@ -128,9 +129,6 @@ impl Connection {
             self.deliver(other, chunks, frame, &mut out);
         }
         out.stream_offset = self.streams[direction.index()].offset_of(seq);
-        if out.stream_offset.is_none() && self.streams[direction.index()].offset() == 0 {
-            out.stream_offset = Some(0);
-        }
         let chunks = self.streams[direction.index()].push(seq, payload);
         self.deliver(direction, chunks, frame, &mut out);
         out

@@ -62,26 +62,21 @@ pub fn by_content(payload: &[u8]) -> Option<(Protocol, Direction)> {
         }
         return Some((Protocol::Smtp, Direction::ToClient));
     }
-    let printable = upper.iter().all(|b| *b >= 0x20 || *b == b'\r');
-    if (upper.starts_with(b"EHLO ") || upper.starts_with(b"HELO ")) && printable {
+    let line = upper.strip_suffix(b"\r").unwrap_or(&upper);
+    if line.iter().any(|b| *b < 0x20 && *b != b'\r') {
+        return None;
+    }
+    if line.starts_with(b"EHLO ") || line.starts_with(b"HELO ") {
         return Some((Protocol::Smtp, Direction::ToServer));
     }
-    if (upper.starts_with(b"+OK ") || upper == b"+OK\r" || upper == b"+OK") && printable {
+    if line == b"+OK" || line.starts_with(b"+OK ") {
         return Some((Protocol::Pop3, Direction::ToClient));
     }
-    let pop3_opening = [
-        &b"USER "[..],
-        b"APOP ",
-        b"CAPA\r",
-        b"CAPA",
-        b"STLS\r",
-        b"STLS",
-    ];
-    if printable
-        && pop3_opening
-            .iter()
-            .any(|p| upper.starts_with(p) && (p.ends_with(b" ") || upper.len() == p.len()))
-    {
+    let pop3_opening = line.starts_with(b"USER ")
+        || line.starts_with(b"APOP ")
+        || line == b"CAPA"
+        || line == b"STLS";
+    if pop3_opening {
         return Some((Protocol::Pop3, Direction::ToServer));
     }
     None

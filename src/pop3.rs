@@ -558,7 +558,7 @@ impl Pop3 {
                 first.len(),
                 format!(
                     "response \"{}\" does not start with +OK or -ERR",
-                    sasl::printable(&first[..first.len().min(60)])
+                    crate::item::display_text(&first[..first.len().min(60)])
                 ),
             );
             response.push(Item::text(
@@ -654,7 +654,7 @@ impl Pop3 {
                 }
             }
             "LIST" | "UIDL" if positive && !command.multiline => {
-                if let Some(entry) = listing_entry(&command.verb, &first, text_at) {
+                if let Some(entry) = listing_entry(&command.verb, &first[text_at..], text_at) {
                     response.push(entry);
                 }
             }
@@ -804,9 +804,7 @@ impl Pop3 {
                             ));
                         }
                         "LIST" | "UIDL" => {
-                            if let Some(entry) =
-                                listing_entry(verb, text_line, 0).map(|e| shift(e, at))
-                            {
+                            if let Some(entry) = listing_entry(verb, text_line, at) {
                                 response.push(entry);
                             } else if !text_line.is_empty() {
                                 pdu.anomaly(
@@ -826,9 +824,9 @@ impl Pop3 {
     }
 }
 
-/// One `n size` (LIST) or `n uid` (UIDL) line, starting at `at` of `line`.
-fn listing_entry(verb: &str, line: &[u8], at: usize) -> Option<Item> {
-    let text = lossy(&line[at.min(line.len())..]);
+/// One `n size` (LIST) or `n uid` (UIDL) entry: its bytes, which start at `at` in the PDU.
+fn listing_entry(verb: &str, entry_bytes: &[u8], at: usize) -> Option<Item> {
+    let text = lossy(entry_bytes);
     let mut words = text.split(' ').filter(|w| !w.is_empty());
     let number = words.next()?;
     let value = words.next()?;
@@ -857,13 +855,6 @@ fn listing_entry(verb: &str, line: &[u8], at: usize) -> Option<Item> {
         ));
     }
     Some(entry)
-}
-
-/// Moves an item tree `by` bytes further into its PDU.
-fn shift(mut item: Item, by: usize) -> Item {
-    item.offset += by;
-    item.children = item.children.into_iter().map(|c| shift(c, by)).collect();
-    item
 }
 
 /// End of a LIST, UIDL or CAPA block whose lines start at `from`: its "."

@@ -49,8 +49,11 @@ impl Reassembler {
     }
 
     /// Stream offset at which `seq` would land, if it is not behind the stream.
+    /// Before any segment, the first one starts the stream.
     pub fn offset_of(&self, seq: u32) -> Option<u64> {
-        let next = self.next_seq?;
+        let Some(next) = self.next_seq else {
+            return Some(self.delivered);
+        };
         let diff = seq_diff(seq, next);
         (diff >= 0).then(|| self.delivered + diff as u64)
     }

@@ -11,7 +11,7 @@ use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, General
 use base64::{alphabet, Engine};
 
 use crate::fields::{Expert, Field};
-use crate::item::{Anomaly, Credential, Item, Pdu};
+use crate::item::{display_text, Anomaly, Credential, Item, Pdu};
 
 /// Base64 as SASL profiles send it: standard alphabet, padding optional.
 const SASL_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -37,11 +37,6 @@ fn abbreviate(text: &str, max: usize) -> String {
         let cut: String = text.chars().take(max).collect();
         format!("{cut}...")
     }
-}
-
-/// Text a user can read from decoded bytes: lossy UTF-8, control bytes escaped.
-pub fn printable(bytes: &[u8]) -> String {
-    crate::item::display_text(bytes)
 }
 
 /// Puts one SASL step's output into `pdu`: items under `auth`, anomalies,
@@ -200,12 +195,7 @@ impl Exchange {
                 return out;
             }
         };
-        let mut ctx = StepContext {
-            out,
-            offset,
-            len,
-            frame,
-        };
+        let mut ctx = StepContext { out, offset, len };
         match side {
             Side::Server => {
                 self.server_messages += 1;
@@ -302,7 +292,7 @@ impl Exchange {
             "OAUTHBEARER" => self.oauthbearer(data, ctx),
             "NTLM" => self.ntlm(data, ctx),
             "EXTERNAL" => {
-                let authzid = printable(data);
+                let authzid = display_text(data);
                 if !authzid.is_empty() {
                     ctx.text(Field::AuthAuthzid, &authzid);
                     self.credential.authzid = Some(authzid.clone());
@@ -311,7 +301,7 @@ impl Exchange {
                 }
             }
             "ANONYMOUS" => {
-                let trace = printable(data);
+                let trace = display_text(data);
                 ctx.text(Field::AuthTrace, &trace);
                 if !trace.is_empty() {
                     self.credential.username = Some(trace);
@@ -325,7 +315,7 @@ impl Exchange {
     fn server_step(&mut self, data: &[u8], ctx: &mut StepContext) {
         match self.mechanism.as_str() {
             "LOGIN" => {
-                let prompt = printable(data);
+                let prompt = display_text(data);
                 let lower = prompt.to_ascii_lowercase();
                 if lower.contains("pass") {
                     self.login_next = LoginPrompt::Password;
@@ -334,9 +324,9 @@ impl Exchange {
                 }
                 ctx.text(Field::AuthChallenge, &prompt);
             }
-            "CRAM-MD5" => ctx.text(Field::AuthChallenge, &printable(data)),
+            "CRAM-MD5" => ctx.text(Field::AuthChallenge, &display_text(data)),
             "DIGEST-MD5" => {
-                let text = printable(data);
+                let text = display_text(data);
                 ctx.text(Field::AuthChallenge, &text);
                 for (key, value) in directives(&text) {
                     match key.as_str() {
@@ -349,7 +339,7 @@ impl Exchange {
                 }
             }
             m if m.starts_with("SCRAM-") => {
-                let text = printable(data);
+                let text = display_text(data);
                 ctx.text(Field::AuthChallenge, &text);
                 for (key, value) in scram_attributes(&text) {
                     match key {
@@ -369,13 +359,13 @@ impl Exchange {
             }
             "XOAUTH2" | "OAUTHBEARER" => {
                 if !data.is_empty() {
-                    ctx.text(Field::AuthError, &printable(data));
+                    ctx.text(Field::AuthError, &display_text(data));
                 }
             }
             "NTLM" => self.ntlm(data, ctx),
             _ => {
                 if !data.is_empty() && data.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
-                    ctx.text(Field::AuthChallenge, &printable(data));
+                    ctx.text(Field::AuthChallenge, &display_text(data));
                 }
             }
         }
@@ -390,9 +380,9 @@ impl Exchange {
             ));
             return;
         }
-        let authzid = printable(parts[0]);
-        let username = printable(parts[1]);
-        let password = printable(parts[2]);
+        let authzid = display_text(parts[0]);
+        let username = display_text(parts[1]);
+        let password = display_text(parts[2]);
         if !authzid.is_empty() {
             ctx.text(Field::AuthAuthzid, &authzid);
             self.credential.authzid = Some(authzid);
@@ -405,7 +395,7 @@ impl Exchange {
     }
 
     fn login_client(&mut self, data: &[u8], ctx: &mut StepContext) {
-        let value = printable(data);
+        let value = display_text(data);
         match self.login_next {
             LoginPrompt::Username => {
                 ctx.text(Field::AuthUsername, &value);
@@ -421,7 +411,7 @@ impl Exchange {
     }
 
     fn cram_md5(&mut self, data: &[u8], ctx: &mut StepContext) {
-        let text = printable(data);
+        let text = display_text(data);
         match text.rsplit_once(' ') {
             Some((user, digest)) => {
                 ctx.text(Field::AuthUsername, user);
@@ -440,7 +430,7 @@ impl Exchange {
         if data.is_empty() {
             return; // the empty response that acknowledges rspauth
         }
-        let text = printable(data);
+        let text = display_text(data);
         for (key, value) in directives(&text) {
             match key.as_str() {
                 "username" => {
@@ -467,7 +457,7 @@ impl Exchange {
     }
 
     fn scram_client(&mut self, data: &[u8], ctx: &mut StepContext) {
-        let text = printable(data);
+        let text = display_text(data);
         let mut attributes = &text[..];
         if self.client_messages == 1 {
             // client-first-message: gs2-header "n,," or "y,," or "p=...," then "a=authzid,"
@@ -594,7 +584,6 @@ struct StepContext {
     out: StepOutput,
     offset: usize,
     len: usize,
-    frame: u64,
 }
 
 impl StepContext {
@@ -609,7 +598,6 @@ impl StepContext {
             .push(Item::uint(field, self.offset, self.len, value));
     }
     fn bad_sasl(&mut self, message: String) {
-        let _ = self.frame;
         self.out.anomalies.push(Anomaly {
             expert: Expert::BadSasl,
             offset: self.offset,

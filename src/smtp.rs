@@ -768,7 +768,6 @@ impl Smtp {
         if remaining > 0 {
             return None;
         }
-        let _ = size;
         self.finish_bdat_chunk(frame)
     }
 
@@ -930,7 +929,7 @@ impl Smtp {
                 first.len(),
                 format!(
                     "reply line \"{}\" does not start with a 3-digit code",
-                    sasl::printable(&first[..first.len().min(60)])
+                    crate::item::display_text(&first[..first.len().min(60)])
                 ),
             );
             response.push(Item::text(

@@ -357,6 +357,14 @@ static int dissect_with(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, mai
     return tvb_captured_length(tvb);
 }
 
+/* The harness's content rules on this packet: the protocol, and whether the
+ * packet flowed to the server. */
+static gboolean detect_in_tvb(tvbuff_t *tvb, guint8 *protocol, _Bool *to_server)
+{
+    guint len = tvb_captured_length(tvb);
+    return len > 0 && mailscope_detect(tvb_get_ptr(tvb, 0, len), len, to_server, protocol);
+}
+
 /* A conversation seen first on a port mailscope was given (by default, a
  * preference or Decode As): the matched port is the server's; the protocol is
  * the port's, else what the content says, else SMTP. */
@@ -368,10 +376,9 @@ static mail_conv_t *conv_for_port(tvbuff_t *tvb, packet_info *pinfo, gboolean im
     gboolean src_is_server = pinfo->srcport == pinfo->match_uint && pinfo->destport != pinfo->match_uint;
     guint8 protocol = mailscope_protocol_for_port((guint16)pinfo->match_uint, implicit_tls);
     if (protocol == MAIL_NO_PROTOCOL) {
-        guint len = tvb_captured_length(tvb);
         _Bool to_server = 0;
         guint8 found = MAIL_NO_PROTOCOL;
-        if (len && mailscope_detect(tvb_get_ptr(tvb, 0, len), len, &to_server, &found)) {
+        if (detect_in_tvb(tvb, &found, &to_server)) {
             protocol = found;
             src_is_server = !to_server;
         } else {
@@ -391,10 +398,9 @@ static gboolean dissect_mail_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
 {
     mail_conv_t *conv = find_conv(pinfo);
     if (!conv) {
-        guint len = tvb_captured_length(tvb);
         _Bool to_server = 0;
         guint8 protocol = MAIL_NO_PROTOCOL;
-        if (len == 0 || !mailscope_detect(tvb_get_ptr(tvb, 0, len), len, &to_server, &protocol))
+        if (!detect_in_tvb(tvb, &protocol, &to_server))
             return FALSE;
         conv = new_conv(pinfo, protocol, !to_server);
         conversation_set_dissector(find_or_create_conversation(pinfo), mail_handle);

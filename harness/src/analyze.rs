@@ -291,13 +291,13 @@ pub fn summarize(report: &Report) -> Vec<ConnectionSummary> {
     for (id, pdu) in all {
         let summary = &mut out[id - 1];
         let envelope = &mut envelopes[id - 1];
-        let code = pdu
-            .flatten()
+        let items = pdu.flatten();
+        let code = items
             .iter()
             .find(|(i, _)| i.field == Field::SmtpReplyCode)
             .map(|(i, _)| i.value.to_string());
         let refused = code.is_some_and(|c| c.starts_with('4') || c.starts_with('5'));
-        for (item, _) in pdu.flatten() {
+        for (item, _) in items {
             let value = item.value.as_str().map(str::to_string);
             match (pdu.direction, item.field) {
                 (Direction::ToServer, Field::SmtpMailFrom) => *envelope = (value, Vec::new()),

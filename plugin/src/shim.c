@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include <ws_version.h>
 #include <epan/packet.h>
 #include <epan/conversation.h>
 #include <epan/expert.h>
@@ -23,6 +24,20 @@
 #include <epan/dissectors/packet-tcp.h>
 #include <epan/dissectors/packet-tls.h>
 #include <epan/dissectors/packet-tls-utils.h>
+
+/* ---- what differs between Wireshark 4.0 and 4.6 ---- */
+
+#define MAIL_WS_AT_LEAST(major, minor) \
+    (WIRESHARK_VERSION_MAJOR > (major) || (WIRESHARK_VERSION_MAJOR == (major) && WIRESHARK_VERSION_MINOR >= (minor)))
+
+#if MAIL_WS_AT_LEAST(4, 4)
+/* 4.4 moved preferences and heuristic dissectors from gboolean to C99 bool. */
+typedef bool mail_bool_pref;
+typedef bool mail_heur_result;
+#else
+typedef gboolean mail_bool_pref;
+typedef gboolean mail_heur_result;
+#endif
 
 /* ---- the Rust side (lib.rs) ---- */
 
@@ -139,9 +154,9 @@ static dissector_handle_t mail_tls_handle;
 static dissector_handle_t imf_handle;
 static dissector_handle_t tls_handle;
 
-static gboolean pref_reassemble = TRUE;
-static gboolean pref_show_passwords = TRUE;
-static gboolean pref_imf = TRUE;
+static mail_bool_pref pref_reassemble = TRUE;
+static mail_bool_pref pref_show_passwords = TRUE;
+static mail_bool_pref pref_imf = TRUE;
 
 /* Per conversation: the protocol, who the server is, and the core's connections. */
 typedef struct {
@@ -257,13 +272,13 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
 
 static void tap_credential(packet_info *pinfo, const ms_pdu *pdu, const char *proto_name)
 {
-    tap_credential_t *auth = wmem_new0(wmem_packet_scope(), tap_credential_t);
+    tap_credential_t *auth = wmem_new0(pinfo->pool, tap_credential_t);
     auth->num = pinfo->num;
     auth->username_num = pinfo->num;
     auth->password_hf_id = hf_ids[pdu->credential_secret_field];
-    auth->username = wmem_strdup(wmem_packet_scope(), pdu->credential_user);
+    auth->username = wmem_strdup(pinfo->pool, pdu->credential_user);
     auth->proto = proto_name;
-    auth->info = wmem_strdup(wmem_packet_scope(), pdu->credential_info);
+    auth->info = wmem_strdup(pinfo->pool, pdu->credential_info);
     tap_queue_packet(credentials_tap, pinfo, auth);
 }
 
@@ -394,7 +409,7 @@ static int dissect_mail(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
 }
 
 /* Any other port: the same content rules the harness applies. */
-static gboolean dissect_mail_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+static mail_heur_result dissect_mail_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     mail_conv_t *conv = find_conv(pinfo);
     if (!conv) {

@@ -263,6 +263,19 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
     Some(unescape_xml(&tag[start..end]))
 }
 
+/// PDML shows a boolean as `1`/`0` up to Wireshark 4.2 and as
+/// `True`/`False` from 4.4 on; the tests compare the 4.0 form.
+fn normalise_bool(abbrev: &str, shown: String) -> String {
+    let is_bool = mailscope::Field::ALL
+        .iter()
+        .any(|f| f.abbrev() == abbrev && f.kind() == mailscope::FieldKind::Bool);
+    match shown.as_str() {
+        "True" if is_bool => "1".to_string(),
+        "False" if is_bool => "0".to_string(),
+        _ => shown,
+    }
+}
+
 /// `(frame, [(field, shown value)])` for every frame with `mail.*` fields, from `-T pdml`.
 pub fn pdml_mail_fields(pdml: &str) -> Vec<(u64, Vec<(String, String)>)> {
     let mut out = Vec::new();
@@ -279,7 +292,9 @@ pub fn pdml_mail_fields(pdml: &str) -> Vec<(u64, Vec<(String, String)>)> {
                     .unwrap_or(0);
             }
             if name.starts_with("mail.") {
-                fields.push((name, attribute(tag, "show").unwrap_or_default()));
+                let shown = attribute(tag, "show").unwrap_or_default();
+                let shown = normalise_bool(&name, shown);
+                fields.push((name, shown));
             }
         }
         if !fields.is_empty() {

@@ -30,8 +30,8 @@ command -v debootstrap >/dev/null || {
 }
 
 # The mirror apt already uses (deb822 or one-line sources).
-mirror=$(grep -rhoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
-    head -1 | tr -d ' ')
+mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null |
+    grep -oE 'https?://[^ ]+/debian/?( |$)' | head -1 | tr -d ' ' || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 
 toolchain=$(rustc --print sysroot)

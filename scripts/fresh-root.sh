@@ -74,6 +74,12 @@ prepare() {
     local root="$work/root"
     rm -f "$root/.complete"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # The certificate authorities this machine trusts locally (a site's own
+    # CA, a TLS-inspecting proxy) are part of "certificates" a user has.
+    if [ -d /usr/local/share/ca-certificates ]; then
+        cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+        chroot "$root" update-ca-certificates >/dev/null 2>&1
+    fi
     mkdir -p "$root/proc" && mount -t proc proc "$root/proc" && mounts+=("$root/proc")
     bind /dev "$root/dev"
     bind /dev/pts "$root/dev/pts"

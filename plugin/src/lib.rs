@@ -14,6 +14,12 @@ use std::sync::Mutex;
 
 use mailscope::{detect, Connection, Direction, Expert, Field, Pdu, Protocol, Value};
 
+mod abi;
+pub use abi::{
+    MsAnomaly, MsExpertGroup, MsExpertInfo, MsFieldInfo, MsItem, MsItemKind, MsPdu, MsProtocol,
+    MsResult, MsSeverity,
+};
+
 // ----- plugin entry symbols, from the Wireshark version found at build time
 
 const PLUGIN_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
@@ -60,25 +66,6 @@ pub extern "C" fn plugin_register() {
 
 // ----- the field table
 
-#[repr(C)]
-pub struct MsFieldInfo {
-    pub abbrev: *const c_char,
-    pub name: *const c_char,
-    pub blurb: *const c_char,
-    /// 0 none, 1 string, 2 uint, 3 bool (`FieldKind`).
-    pub kind: u8,
-}
-
-#[repr(C)]
-pub struct MsExpertInfo {
-    pub abbrev: *const c_char,
-    pub summary: *const c_char,
-    /// 0 chat, 1 note, 2 warn, 3 error (`Severity`).
-    pub severity: u8,
-    /// 0 security, 1 malformed, 2 protocol, 3 sequence, 4 undecoded (`ExpertGroup`).
-    pub group: u8,
-}
-
 #[no_mangle]
 pub extern "C" fn mailscope_field_count() -> u32 {
     Field::ALL.len() as u32
@@ -100,7 +87,7 @@ pub unsafe extern "C" fn mailscope_field_info(index: u32, out: *mut MsFieldInfo)
         abbrev: field.abbrev_c().as_ptr(),
         name: field.name_c().as_ptr(),
         blurb: field.blurb_c().as_ptr(),
-        kind: field.kind() as u8,
+        kind: field.kind().into(),
     });
     true
 }
@@ -125,8 +112,8 @@ pub unsafe extern "C" fn mailscope_expert_info(index: u32, out: *mut MsExpertInf
     out.write(MsExpertInfo {
         abbrev: expert.abbrev_c().as_ptr(),
         summary: expert.summary_c().as_ptr(),
-        severity: expert.severity() as u8,
-        group: expert.group() as u8,
+        severity: expert.severity().into(),
+        group: expert.group().into(),
     });
     true
 }
@@ -141,24 +128,6 @@ pub extern "C" fn mailscope_expert_internal() -> u32 {
 #[no_mangle]
 pub extern "C" fn mailscope_expert_gap() -> u32 {
     Expert::Gap as u32
-}
-
-/// Protocol codes on the C side: 0 SMTP, 1 POP3, 255 none.
-const NO_PROTOCOL: u8 = 255;
-
-fn protocol_code(protocol: Protocol) -> u8 {
-    match protocol {
-        Protocol::Smtp => 0,
-        Protocol::Pop3 => 1,
-    }
-}
-
-fn protocol_from_code(code: u8) -> Protocol {
-    if code == 1 {
-        Protocol::Pop3
-    } else {
-        Protocol::Smtp
-    }
 }
 
 /// The ports dissected without looking at content, as a Wireshark range string (`25,110,587,2525`).
@@ -179,9 +148,9 @@ pub extern "C" fn mailscope_default_ports() -> *const c_char {
         .as_ptr()
 }
 
-/// The protocol served on `port` (inside TLS when `implicit_tls`), or 255.
+/// The protocol served on `port` (inside TLS when `implicit_tls`), if any.
 #[no_mangle]
-pub extern "C" fn mailscope_protocol_for_port(port: u16, implicit_tls: bool) -> u8 {
+pub extern "C" fn mailscope_protocol_for_port(port: u16, implicit_tls: bool) -> MsProtocol {
     let protocol = if implicit_tls {
         detect::IMPLICIT_TLS_PORTS
             .iter()
@@ -190,7 +159,7 @@ pub extern "C" fn mailscope_protocol_for_port(port: u16, implicit_tls: bool) -> 
     } else {
         detect::by_port(port)
     };
-    protocol.map(protocol_code).unwrap_or(NO_PROTOCOL)
+    MsProtocol::from_core(protocol)
 }
 
 /// The `index`th implicit-TLS port (465, 995); false past the end.
@@ -210,8 +179,8 @@ pub unsafe extern "C" fn mailscope_implicit_tls_port(index: u32, port: *mut u16)
 
 /// Protocol column text for a protocol code: `SMTP` or `POP`, as Wireshark names them.
 #[no_mangle]
-pub extern "C" fn mailscope_protocol_column(code: u8) -> *const c_char {
-    match protocol_from_code(code) {
+pub extern "C" fn mailscope_protocol_column(protocol: MsProtocol) -> *const c_char {
+    match protocol.to_core() {
         Protocol::Smtp => c"SMTP".as_ptr(),
         Protocol::Pop3 => c"POP".as_ptr(),
     }
@@ -219,8 +188,8 @@ pub extern "C" fn mailscope_protocol_column(code: u8) -> *const c_char {
 
 /// Protocol name for the credentials tap: `SMTP` or `POP3`.
 #[no_mangle]
-pub extern "C" fn mailscope_protocol_name(code: u8) -> *const c_char {
-    match protocol_from_code(code) {
+pub extern "C" fn mailscope_protocol_name(protocol: MsProtocol) -> *const c_char {
+    match protocol.to_core() {
         Protocol::Smtp => c"SMTP".as_ptr(),
         Protocol::Pop3 => c"POP3".as_ptr(),
     }
@@ -236,7 +205,7 @@ pub unsafe extern "C" fn mailscope_detect(
     data: *const u8,
     len: usize,
     to_server: *mut bool,
-    protocol: *mut u8,
+    protocol: *mut MsProtocol,
 ) -> bool {
     if data.is_null() || to_server.is_null() || protocol.is_null() {
         return false;
@@ -245,7 +214,7 @@ pub unsafe extern "C" fn mailscope_detect(
     match catch_unwind(|| detect::by_content(bytes)).ok().flatten() {
         Some((found, direction)) => {
             *to_server = direction == Direction::ToServer;
-            *protocol = protocol_code(found);
+            *protocol = MsProtocol::from_core(Some(found));
             true
         }
         None => false,
@@ -289,14 +258,14 @@ pub extern "C" fn mailscope_reset() {
 
 /// A new connection of protocol `code`. It lives until `mailscope_reset`.
 #[no_mangle]
-pub extern "C" fn mailscope_conn_new(code: u8) -> *mut PluginConnection {
-    register(Connection::new(protocol_from_code(code)))
+pub extern "C" fn mailscope_conn_new(protocol: MsProtocol) -> *mut PluginConnection {
+    register(Connection::new(protocol.to_core()))
 }
 
 /// The decrypted session inside TLS after STARTTLS or STLS. It lives until `mailscope_reset`.
 #[no_mangle]
-pub extern "C" fn mailscope_conn_new_after_starttls(code: u8) -> *mut PluginConnection {
-    register(Connection::after_starttls(protocol_from_code(code)))
+pub extern "C" fn mailscope_conn_new_after_starttls(protocol: MsProtocol) -> *mut PluginConnection {
+    register(Connection::after_starttls(protocol.to_core()))
 }
 
 fn register(connection: Connection) -> *mut PluginConnection {
@@ -307,59 +276,6 @@ fn register(connection: Connection) -> *mut PluginConnection {
     let ptr: *mut PluginConnection = &mut *conn;
     registry().connections.push(conn);
     ptr
-}
-
-#[repr(C)]
-pub struct MsItem {
-    pub field: u16,
-    pub depth: u16,
-    /// `FieldKind` of the field.
-    pub kind: u8,
-    pub offset: u32,
-    pub len: u32,
-    pub text: *const c_char,
-    pub number: u64,
-}
-
-#[repr(C)]
-pub struct MsAnomaly {
-    pub expert: u16,
-    pub offset: u32,
-    pub len: u32,
-    pub message: *const c_char,
-}
-
-#[repr(C)]
-pub struct MsPdu {
-    pub to_server: bool,
-    pub stream_offset: u64,
-    pub bytes: *const u8,
-    pub len: u32,
-    pub info: *const c_char,
-    pub items: *const MsItem,
-    pub item_count: u32,
-    pub anomalies: *const MsAnomaly,
-    pub anomaly_count: u32,
-    /// Non-null when this PDU completes a credential.
-    pub credential_user: *const c_char,
-    pub credential_info: *const c_char,
-    /// Index of the field that carries the secret (password, token or response).
-    pub credential_secret_field: u16,
-    pub message: *const u8,
-    pub message_len: u32,
-}
-
-#[repr(C)]
-pub struct MsResult {
-    pub pdus: *const MsPdu,
-    pub pdu_count: u32,
-    /// The segment was TLS (after STARTTLS): hand it to the TLS dissector.
-    pub encrypted: bool,
-    pub has_stream_offset: bool,
-    /// Stream offset of the segment's first byte.
-    pub stream_offset: u64,
-    /// Non-null if mailscope failed internally on this segment.
-    pub internal_error: *const c_char,
 }
 
 /// A result and the storage its pointers point into.
@@ -434,7 +350,7 @@ fn build_result(
             item_views.push(MsItem {
                 field: item.field as u16,
                 depth: depth as u16,
-                kind: item.field.kind() as u8,
+                kind: item.field.kind().into(),
                 offset,
                 len: span,
                 text,
@@ -615,7 +531,7 @@ mod tests {
 
     #[test]
     fn views_point_into_owned_storage_and_spans_are_clamped() {
-        let conn = mailscope_conn_new(0);
+        let conn = mailscope_conn_new(MsProtocol::Smtp);
         let line = b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n";
         // SAFETY: valid connection and buffer.
         let result = unsafe {
@@ -637,7 +553,7 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_an_internal_error_and_retires_the_connection() {
-        let conn = mailscope_conn_new(0);
+        let conn = mailscope_conn_new(MsProtocol::Smtp);
         let result = unsafe { &*run(conn, |_| panic!("boom at frame 7")) };
         let message = unsafe { std::ffi::CStr::from_ptr(result.internal_error) };
         assert_eq!(
@@ -656,18 +572,33 @@ mod tests {
     }
 
     #[test]
+    fn the_shim_declares_nothing_of_the_rust_side_by_hand() {
+        let shim = include_str!("shim.c");
+        assert!(shim.contains("#include \"mailscope.h\""));
+        for (number, line) in shim.lines().enumerate() {
+            let declares_rust = line.trim_start().starts_with("extern")
+                || (line.contains("typedef") && line.contains(" Ms"));
+            assert!(
+                !declares_rust,
+                "shim.c:{}: `{line}` belongs in the generated header",
+                number + 1
+            );
+        }
+    }
+
+    #[test]
     fn field_table_is_exported_whole() {
         let mut info = MsFieldInfo {
             abbrev: std::ptr::null(),
             name: std::ptr::null(),
             blurb: std::ptr::null(),
-            kind: 0,
+            kind: MsItemKind::None,
         };
         for i in 0..mailscope_field_count() {
             assert!(unsafe { mailscope_field_info(i, &mut info) });
             assert!(!info.abbrev.is_null());
         }
         assert!(!unsafe { mailscope_field_info(mailscope_field_count(), &mut info) });
-        assert_eq!(FieldKind::String as u8, 1);
+        assert_eq!(MsItemKind::from(FieldKind::String), MsItemKind::String);
     }
 }

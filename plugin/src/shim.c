@@ -39,89 +39,9 @@ typedef gboolean mail_bool_pref;
 typedef gboolean mail_heur_result;
 #endif
 
-/* ---- the Rust side (lib.rs) ---- */
+/* ---- the Rust side: its ABI, generated from plugin/src/abi.rs and lib.rs ---- */
 
-typedef struct {
-    const char *abbrev;
-    const char *name;
-    const char *blurb;
-    guint8 kind; /* 0 none, 1 string, 2 uint, 3 bool */
-} ms_field_info;
-
-typedef struct {
-    const char *abbrev;
-    const char *summary;
-    guint8 severity; /* 0 chat, 1 note, 2 warn, 3 error */
-    guint8 group;    /* 0 security, 1 malformed, 2 protocol, 3 sequence, 4 undecoded */
-} ms_expert_info;
-
-typedef struct {
-    guint16 field;
-    guint16 depth;
-    guint8 kind;
-    guint32 offset;
-    guint32 len;
-    const char *text;
-    guint64 number;
-} ms_item;
-
-typedef struct {
-    guint16 expert;
-    guint32 offset;
-    guint32 len;
-    const char *message;
-} ms_anomaly;
-
-typedef struct {
-    _Bool to_server;
-    guint64 stream_offset;
-    const guint8 *bytes;
-    guint32 len;
-    const char *info;
-    const ms_item *items;
-    guint32 item_count;
-    const ms_anomaly *anomalies;
-    guint32 anomaly_count;
-    const char *credential_user;
-    const char *credential_info;
-    guint16 credential_secret_field;
-    const guint8 *message;
-    guint32 message_len;
-} ms_pdu;
-
-typedef struct {
-    const ms_pdu *pdus;
-    guint32 pdu_count;
-    _Bool encrypted;
-    _Bool has_stream_offset;
-    guint64 stream_offset;
-    const char *internal_error;
-} ms_result;
-
-typedef struct ms_connection ms_connection;
-
-extern guint32 mailscope_field_count(void);
-extern _Bool mailscope_field_info(guint32 index, ms_field_info *out);
-extern _Bool mailscope_field_is_secret(guint32 index);
-extern guint32 mailscope_expert_count(void);
-extern guint32 mailscope_expert_internal(void);
-extern guint32 mailscope_expert_gap(void);
-extern _Bool mailscope_expert_info(guint32 index, ms_expert_info *out);
-extern const char *mailscope_default_ports(void);
-extern guint8 mailscope_protocol_for_port(guint16 port, _Bool implicit_tls);
-extern _Bool mailscope_implicit_tls_port(guint32 index, guint16 *port);
-extern const char *mailscope_protocol_column(guint8 protocol);
-extern const char *mailscope_protocol_name(guint8 protocol);
-extern _Bool mailscope_detect(const guint8 *data, size_t len, _Bool *to_server, guint8 *protocol);
-extern void mailscope_reset(void);
-extern ms_connection *mailscope_conn_new(guint8 protocol);
-extern ms_connection *mailscope_conn_new_after_starttls(guint8 protocol);
-
-#define MAIL_NO_PROTOCOL 255
-extern const ms_result *mailscope_conn_segment(ms_connection *conn, _Bool to_server, guint32 seq, guint32 ack,
-                                               _Bool has_ack, const guint8 *data, size_t len, guint32 frame);
-extern const ms_result *mailscope_conn_stream(ms_connection *conn, _Bool to_server, const guint8 *data, size_t len,
-                                              guint32 frame);
+#include "mailscope.h"
 
 /* The credentials tap's record. Wireshark does not install its header
  * (tap-credentials.h); this is its layout, unchanged since 3.2. */
@@ -160,17 +80,17 @@ static mail_bool_pref pref_imf = TRUE;
 
 /* Per conversation: the protocol, who the server is, and the core's connections. */
 typedef struct {
-    guint8 protocol;         /* 0 SMTP, 1 POP3 */
+    MsProtocol protocol;
     address server_addr;
     guint32 server_port;
-    ms_connection *conn;     /* the TCP stream as captured */
-    ms_connection *inner;    /* decrypted TLS after STARTTLS/STLS, or on 465/995 */
+    PluginConnection *conn;     /* the TCP stream as captured */
+    PluginConnection *inner;    /* decrypted TLS after STARTTLS/STLS, or on 465/995 */
     gboolean tls_started;
 } mail_conv_t;
 
 /* Per frame (and layer): what the first pass produced. */
 typedef struct {
-    const ms_result *result;
+    const MsResult *result;
 } mail_frame_t;
 
 static void mail_cleanup(void)
@@ -183,7 +103,7 @@ static mail_conv_t *find_conv(packet_info *pinfo)
     return (mail_conv_t *)conversation_get_proto_data(find_or_create_conversation(pinfo), proto_mail);
 }
 
-static mail_conv_t *new_conv(packet_info *pinfo, guint8 protocol, gboolean src_is_server)
+static mail_conv_t *new_conv(packet_info *pinfo, MsProtocol protocol, gboolean src_is_server)
 {
     conversation_t *conversation = find_or_create_conversation(pinfo);
     mail_conv_t *conv = (mail_conv_t *)conversation_get_proto_data(conversation, proto_mail);
@@ -221,7 +141,7 @@ static gboolean tcp_withholds_segments(void)
 }
 
 /* Adds one PDU's items; `tvb` holds the PDU's bytes from `base` on. */
-static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_tree *tree, const ms_pdu *pdu)
+static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_tree *tree, const MsPdu *pdu)
 {
     proto_tree *parents[MAIL_MAX_DEPTH + 1];
     proto_item *top = proto_tree_add_item(tree, proto_mail, tvb, base, pdu->len, ENC_NA);
@@ -229,7 +149,7 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
     parents[0] = proto_item_add_subtree(top, ett_mail);
 
     for (guint32 i = 0; i < pdu->item_count; i++) {
-        const ms_item *item = &pdu->items[i];
+        const MsItem *item = &pdu->items[i];
         guint depth = item->depth < MAIL_MAX_DEPTH ? item->depth : MAIL_MAX_DEPTH - 1;
         proto_tree *parent = parents[depth];
         int hf = hf_ids[item->field];
@@ -237,17 +157,17 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
         gint len = (gint)item->len;
         proto_item *ti;
         switch (item->kind) {
-        case 1:
+        case MS_ITEM_KIND_STRING:
             if (!pref_show_passwords && mailscope_field_is_secret(item->field))
                 ti = proto_tree_add_string(parent, hf, tvb, offset, len, "********");
             else
                 ti = proto_tree_add_string(parent, hf, tvb, offset, len, item->text);
             break;
-        case 2:
-            ti = proto_tree_add_uint(parent, hf, tvb, offset, len, (guint32)item->number);
+        case MS_ITEM_KIND_UINT:
+            ti = proto_tree_add_uint64(parent, hf, tvb, offset, len, item->number);
             break;
-        case 3:
-            ti = proto_tree_add_boolean(parent, hf, tvb, offset, len, (guint32)item->number);
+        case MS_ITEM_KIND_BOOL:
+            ti = proto_tree_add_boolean(parent, hf, tvb, offset, len, item->number != 0);
             break;
         default:
             ti = proto_tree_add_item(parent, hf, tvb, offset, len, ENC_NA);
@@ -258,7 +178,7 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
         parents[depth + 1] = proto_item_add_subtree(ti, ett_ids[item->field]);
     }
     for (guint32 i = 0; i < pdu->anomaly_count; i++) {
-        const ms_anomaly *anomaly = &pdu->anomalies[i];
+        const MsAnomaly *anomaly = &pdu->anomalies[i];
         if (anomaly->expert == mailscope_expert_gap() && tcp_withholds_segments())
             expert_add_info_format(pinfo, top, &ei_ids[anomaly->expert],
                                    "%s (TCP preferences withhold out-of-order and retransmitted segments from "
@@ -270,7 +190,7 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
     return top;
 }
 
-static void tap_credential(packet_info *pinfo, const ms_pdu *pdu, const char *proto_name)
+static void tap_credential(packet_info *pinfo, const MsPdu *pdu, const char *proto_name)
 {
     tap_credential_t *auth = wmem_new0(pinfo->pool, tap_credential_t);
     auth->num = pinfo->num;
@@ -284,7 +204,7 @@ static void tap_credential(packet_info *pinfo, const ms_pdu *pdu, const char *pr
 
 /* Shows a first-pass result on this frame (any pass). */
 static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const mail_conv_t *conv,
-                        const ms_result *result, const char *data_source)
+                        const MsResult *result, const char *data_source)
 {
     guint tvb_len = tvb_reported_length(tvb);
     if (result->internal_error) {
@@ -292,7 +212,7 @@ static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         expert_add_info_format(pinfo, ti, &ei_ids[mailscope_expert_internal()], "%s", result->internal_error);
     }
     for (guint32 i = 0; i < result->pdu_count; i++) {
-        const ms_pdu *pdu = &result->pdus[i];
+        const MsPdu *pdu = &result->pdus[i];
         tvbuff_t *pdu_tvb = tvb;
         gint base = 0;
         gboolean inside = result->has_stream_offset && pdu->stream_offset >= result->stream_offset &&
@@ -316,12 +236,12 @@ static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
     }
 }
 
-static const ms_result *first_pass(tvbuff_t *tvb, packet_info *pinfo, mail_conv_t *conv, ms_connection *conn,
+static const MsResult *first_pass(tvbuff_t *tvb, packet_info *pinfo, mail_conv_t *conv, PluginConnection *conn,
                                    struct tcpinfo *tcpinfo)
 {
     guint len = tvb_captured_length(tvb);
     const guint8 *bytes = len ? tvb_get_ptr(tvb, 0, len) : NULL;
-    _Bool to_server = !from_server(conv, pinfo);
+    bool to_server = !from_server(conv, pinfo);
     if (tcpinfo && pref_reassemble && conn == conv->conn)
         return mailscope_conn_segment(conn, to_server, tcpinfo->seq, tcpinfo->lastackseq,
                                       (tcpinfo->flags & TH_ACK) != 0, bytes, len, pinfo->num);
@@ -331,7 +251,7 @@ static const ms_result *first_pass(tvbuff_t *tvb, packet_info *pinfo, mail_conv_
 static int dissect_with(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, mail_conv_t *conv, gboolean decrypted,
                         struct tcpinfo *tcpinfo)
 {
-    ms_connection *conn;
+    PluginConnection *conn;
     mail_frame_t *frame;
     guint key = pinfo->curr_layer_num;
 
@@ -374,7 +294,7 @@ static int dissect_with(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, mai
 
 /* The harness's content rules on this packet: the protocol, and whether the
  * packet flowed to the server. */
-static gboolean detect_in_tvb(tvbuff_t *tvb, guint8 *protocol, _Bool *to_server)
+static gboolean detect_in_tvb(tvbuff_t *tvb, MsProtocol *protocol, bool *to_server)
 {
     guint len = tvb_captured_length(tvb);
     return len > 0 && mailscope_detect(tvb_get_ptr(tvb, 0, len), len, to_server, protocol);
@@ -389,16 +309,19 @@ static mail_conv_t *conv_for_port(tvbuff_t *tvb, packet_info *pinfo, gboolean im
     if (conv)
         return conv;
     gboolean src_is_server = pinfo->srcport == pinfo->match_uint && pinfo->destport != pinfo->match_uint;
-    guint8 protocol = mailscope_protocol_for_port((guint16)pinfo->match_uint, implicit_tls);
-    if (protocol == MAIL_NO_PROTOCOL) {
-        _Bool to_server = 0;
-        guint8 found = MAIL_NO_PROTOCOL;
-        if (detect_in_tvb(tvb, &found, &to_server)) {
+    MsProtocol protocol = mailscope_protocol_for_port((guint16)pinfo->match_uint, implicit_tls);
+    /* An opening the content rules recognise (a greeting, EHLO, USER) says
+     * which side is the server better than the ports: a tunnel (HTTP CONNECT,
+     * SOCKS) hands over its payload under the port it named, and HTTP sets
+     * that port on whichever side it likes. */
+    bool to_server = 0;
+    MsProtocol found = MS_PROTOCOL_NONE;
+    if (detect_in_tvb(tvb, &found, &to_server)) {
+        src_is_server = !to_server;
+        if (protocol == MS_PROTOCOL_NONE)
             protocol = found;
-            src_is_server = !to_server;
-        } else {
-            protocol = 0;
-        }
+    } else if (protocol == MS_PROTOCOL_NONE) {
+        protocol = MS_PROTOCOL_SMTP;
     }
     return new_conv(pinfo, protocol, src_is_server);
 }
@@ -413,8 +336,8 @@ static mail_heur_result dissect_mail_heur(tvbuff_t *tvb, packet_info *pinfo, pro
 {
     mail_conv_t *conv = find_conv(pinfo);
     if (!conv) {
-        _Bool to_server = 0;
-        guint8 protocol = MAIL_NO_PROTOCOL;
+        bool to_server = 0;
+        MsProtocol protocol = MS_PROTOCOL_NONE;
         if (!detect_in_tvb(tvb, &protocol, &to_server))
             return FALSE;
         conv = new_conv(pinfo, protocol, !to_server);
@@ -444,15 +367,15 @@ static void register_mail(void)
     hf_table = g_new0(hf_register_info, field_count);
     gint **ett_pointers = g_new0(gint *, field_count);
     for (guint i = 0; i < field_count; i++) {
-        ms_field_info info;
+        MsFieldInfo info;
         mailscope_field_info(i, &info);
         enum ftenum type = FT_NONE;
         int display = BASE_NONE;
         switch (info.kind) {
-        case 1: type = FT_STRING; display = BASE_NONE; break;
-        case 2: type = FT_UINT32; display = BASE_DEC; break;
-        case 3: type = FT_BOOLEAN; display = BASE_NONE; break;
-        default: break;
+        case MS_ITEM_KIND_STRING: type = FT_STRING; display = BASE_NONE; break;
+        case MS_ITEM_KIND_UINT: type = FT_UINT64; display = BASE_DEC; break;
+        case MS_ITEM_KIND_BOOL: type = FT_BOOLEAN; display = BASE_NONE; break;
+        case MS_ITEM_KIND_NONE: break;
         }
         hf_ids[i] = -1;
         ett_ids[i] = -1;
@@ -467,10 +390,17 @@ static void register_mail(void)
     expert_count = mailscope_expert_count();
     ei_ids = g_new0(expert_field, expert_count);
     ei_table = g_new0(ei_register_info, expert_count);
-    static const int groups[] = {PI_SECURITY, PI_MALFORMED, PI_PROTOCOL, PI_SEQUENCE, PI_UNDECODED};
-    static const int severities[] = {PI_CHAT, PI_NOTE, PI_WARN, PI_ERROR};
+    static const int groups[] = {
+        [MS_EXPERT_GROUP_SECURITY] = PI_SECURITY,   [MS_EXPERT_GROUP_MALFORMED] = PI_MALFORMED,
+        [MS_EXPERT_GROUP_PROTOCOL] = PI_PROTOCOL,   [MS_EXPERT_GROUP_SEQUENCE] = PI_SEQUENCE,
+        [MS_EXPERT_GROUP_UNDECODED] = PI_UNDECODED,
+    };
+    static const int severities[] = {
+        [MS_SEVERITY_CHAT] = PI_CHAT, [MS_SEVERITY_NOTE] = PI_NOTE,
+        [MS_SEVERITY_WARN] = PI_WARN, [MS_SEVERITY_ERROR] = PI_ERROR,
+    };
     for (guint i = 0; i < expert_count; i++) {
-        ms_expert_info info;
+        MsExpertInfo info;
         mailscope_expert_info(i, &info);
         expert_field empty = EI_INIT;
         ei_ids[i] = empty;

@@ -92,7 +92,7 @@ fn plugin_is_listed_and_every_field_is_registered() {
         let ftype = match field.kind() {
             FieldKind::None => "FT_NONE",
             FieldKind::String => "FT_STRING",
-            FieldKind::UInt => "FT_UINT32",
+            FieldKind::UInt => "FT_UINT64",
             FieldKind::Bool => "FT_BOOLEAN",
         };
         let row = fields

@@ -1,0 +1,188 @@
+//! The C ABI between the Rust half and `shim.c`, owned here.
+//!
+//! Every type the shim sees is declared once, in this file; `build.rs` runs
+//! cbindgen over the crate and the shim includes the generated
+//! `mailscope.h`, so a change on either side that does not match the other
+//! is a compile error. Enums travel as `u8` with named constants
+//! (`MS_ITEM_KIND_STRING`), never as bare numbers.
+
+use std::ffi::c_char;
+
+use mailscope::{ExpertGroup, FieldKind, Protocol, Severity};
+
+/// Value type of a field, and so of every item of it.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MsItemKind {
+    /// A subtree header with no value (`FT_NONE`).
+    None = 0,
+    /// UTF-8 text (`FT_STRING`).
+    String = 1,
+    /// Unsigned integer, up to 64 bits (`FT_UINT64`).
+    Uint = 2,
+    /// Boolean (`FT_BOOLEAN`).
+    Bool = 3,
+}
+
+impl From<FieldKind> for MsItemKind {
+    fn from(kind: FieldKind) -> Self {
+        match kind {
+            FieldKind::None => MsItemKind::None,
+            FieldKind::String => MsItemKind::String,
+            FieldKind::UInt => MsItemKind::Uint,
+            FieldKind::Bool => MsItemKind::Bool,
+        }
+    }
+}
+
+/// Severity of an expert info (`PI_CHAT` .. `PI_ERROR`).
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MsSeverity {
+    Chat = 0,
+    Note = 1,
+    Warn = 2,
+    Error = 3,
+}
+
+impl From<Severity> for MsSeverity {
+    fn from(severity: Severity) -> Self {
+        match severity {
+            Severity::Chat => MsSeverity::Chat,
+            Severity::Note => MsSeverity::Note,
+            Severity::Warn => MsSeverity::Warn,
+            Severity::Error => MsSeverity::Error,
+        }
+    }
+}
+
+/// Group of an expert info (`PI_SECURITY`, `PI_MALFORMED`, ...).
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MsExpertGroup {
+    Security = 0,
+    Malformed = 1,
+    Protocol = 2,
+    Sequence = 3,
+    Undecoded = 4,
+}
+
+impl From<ExpertGroup> for MsExpertGroup {
+    fn from(group: ExpertGroup) -> Self {
+        match group {
+            ExpertGroup::Security => MsExpertGroup::Security,
+            ExpertGroup::Malformed => MsExpertGroup::Malformed,
+            ExpertGroup::Protocol => MsExpertGroup::Protocol,
+            ExpertGroup::Sequence => MsExpertGroup::Sequence,
+            ExpertGroup::Undecoded => MsExpertGroup::Undecoded,
+        }
+    }
+}
+
+/// The mail protocol of a conversation; `None` when a port or payload names none.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MsProtocol {
+    Smtp = 0,
+    Pop3 = 1,
+    None = 255,
+}
+
+impl MsProtocol {
+    pub fn from_core(protocol: Option<Protocol>) -> Self {
+        match protocol {
+            Some(Protocol::Smtp) => MsProtocol::Smtp,
+            Some(Protocol::Pop3) => MsProtocol::Pop3,
+            None => MsProtocol::None,
+        }
+    }
+    /// The core's protocol; a conversation without one is parsed as SMTP.
+    pub fn to_core(self) -> Protocol {
+        match self {
+            MsProtocol::Pop3 => Protocol::Pop3,
+            MsProtocol::Smtp | MsProtocol::None => Protocol::Smtp,
+        }
+    }
+}
+
+/// One row of the field table.
+#[repr(C)]
+pub struct MsFieldInfo {
+    pub abbrev: *const c_char,
+    pub name: *const c_char,
+    pub blurb: *const c_char,
+    pub kind: MsItemKind,
+}
+
+/// One row of the expert-info table.
+#[repr(C)]
+pub struct MsExpertInfo {
+    pub abbrev: *const c_char,
+    pub summary: *const c_char,
+    pub severity: MsSeverity,
+    pub group: MsExpertGroup,
+}
+
+/// One item of a PDU's tree, in tree order; `depth` 0 hangs off the PDU's root.
+#[repr(C)]
+pub struct MsItem {
+    /// Index into the field table.
+    pub field: u16,
+    pub depth: u16,
+    pub kind: MsItemKind,
+    /// Span within the PDU's bytes.
+    pub offset: u32,
+    pub len: u32,
+    /// The text of a `String` item, else null.
+    pub text: *const c_char,
+    /// The value of a `UInt` or `Bool` item.
+    pub number: u64,
+}
+
+/// One expert info of a PDU.
+#[repr(C)]
+pub struct MsAnomaly {
+    /// Index into the expert-info table.
+    pub expert: u16,
+    pub offset: u32,
+    pub len: u32,
+    pub message: *const c_char,
+}
+
+/// One PDU (a command, a reply, a SASL step or a message) as C reads it.
+#[repr(C)]
+pub struct MsPdu {
+    pub to_server: bool,
+    /// Offset of the PDU's first byte in its direction's stream.
+    pub stream_offset: u64,
+    pub bytes: *const u8,
+    pub len: u32,
+    /// The Info column text.
+    pub info: *const c_char,
+    pub items: *const MsItem,
+    pub item_count: u32,
+    pub anomalies: *const MsAnomaly,
+    pub anomaly_count: u32,
+    /// Non-null when this PDU completes a credential.
+    pub credential_user: *const c_char,
+    pub credential_info: *const c_char,
+    /// Index of the field that carries the secret (password, token or response).
+    pub credential_secret_field: u16,
+    /// The message this PDU completes (dot-unstuffed, chunks joined), else null.
+    pub message: *const u8,
+    pub message_len: u32,
+}
+
+/// What one segment produced.
+#[repr(C)]
+pub struct MsResult {
+    pub pdus: *const MsPdu,
+    pub pdu_count: u32,
+    /// The segment was TLS (after STARTTLS): hand it to the TLS dissector.
+    pub encrypted: bool,
+    pub has_stream_offset: bool,
+    /// Stream offset of the segment's first byte.
+    pub stream_offset: u64,
+    /// Non-null if mailscope failed internally on this segment.
+    pub internal_error: *const c_char,
+}

@@ -10,6 +10,7 @@ if ! pkg-config --exists wireshark || ! command -v tshark >/dev/null; then
     exit 1
 fi
 
+python3 scripts/check-rust-version.py
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 # `cargo test` does not rebuild a cdylib: build the plugin the tests load first.

@@ -7,9 +7,10 @@
 
 use crate::detect::Protocol;
 use crate::item::{Direction, Pdu};
+use crate::limits::Limits;
 use crate::pop3::Pop3;
 use crate::reassembly::{Chunk, Reassembler};
-use crate::smtp::{Limits, Smtp};
+use crate::smtp::Smtp;
 
 /// What one segment produced.
 #[derive(Debug, Default)]
@@ -55,7 +56,7 @@ impl Engine {
     fn finish(&mut self, frame: u64) -> Vec<Pdu> {
         match self {
             Engine::Smtp(e) => e.finish(frame),
-            Engine::Pop3(_) => Vec::new(),
+            Engine::Pop3(e) => e.finish(frame),
         }
     }
     fn state_name(&self) -> &'static str {
@@ -68,7 +69,6 @@ impl Engine {
 
 #[derive(Debug)]
 pub struct Connection {
-    protocol: Protocol,
     streams: [Reassembler; 2],
     engine: Engine,
 }
@@ -80,7 +80,6 @@ impl Connection {
 
     pub fn with_limits(protocol: Protocol, limits: Limits) -> Self {
         Connection {
-            protocol,
             streams: Default::default(),
             engine: Engine::new(protocol, limits, false),
         }
@@ -89,14 +88,9 @@ impl Connection {
     /// The decrypted session that follows an accepted STARTTLS or STLS.
     pub fn after_starttls(protocol: Protocol) -> Self {
         Connection {
-            protocol,
             streams: Default::default(),
             engine: Engine::new(protocol, Limits::default(), true),
         }
-    }
-
-    pub fn protocol(&self) -> Protocol {
-        self.protocol
     }
 
     /// The direction's first payload byte has this sequence number (SYN + 1).
@@ -244,13 +238,27 @@ mod tests {
 
     #[test]
     fn random_dialogues_never_panic_and_buffers_stay_bounded() {
-        let limits = Limits {
-            max_line: 256,
-            max_reply_lines: 8,
-            max_message: 4096,
-            max_pending: 16,
-        };
-        for seed in 1..=600u64 {
+        random_dialogues(Limits::new(256, 8, 4096, 16).unwrap(), 600);
+    }
+
+    /// The smallest caps `Limits::new` accepts: a message cap below the
+    /// terminator's look-behind once made DATA subtract past zero.
+    #[test]
+    fn the_smallest_limits_never_panic() {
+        random_dialogues(Limits::new(Limits::MIN_LINE, 1, 2, 1).unwrap(), 300);
+        let mut conn = Connection::with_limits(Protocol::Smtp, Limits::new(64, 1, 2, 1).unwrap());
+        let out = conn.stream_data(Direction::ToServer, b"DATA\r\n", 1);
+        assert_eq!(out.pdus.len(), 1);
+        conn.stream_data(Direction::ToClient, b"354 go\r\n", 2);
+        let out = conn.stream_data(Direction::ToServer, b"abc", 3);
+        assert!(out.pdus.iter().all(|p| p.bytes.len() <= 3));
+        let out = conn.stream_data(Direction::ToServer, b"defgh\r\n.\r\n", 4);
+        let message = out.pdus.iter().find_map(|p| p.message.as_ref()).unwrap();
+        assert!(message.truncated);
+    }
+
+    fn random_dialogues(limits: Limits, seeds: u64) {
+        for seed in 1..=seeds {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
             let protocol = if seed % 2 == 0 {
                 Protocol::Smtp
@@ -280,8 +288,9 @@ mod tests {
                     .then(|| seqs[1 - direction.index()].wrapping_add(rng.below(50) as u32));
                 let out = conn.segment(direction, seq, ack, &payload, frame);
                 for pdu in &out.pdus {
+                    // Nothing piles up past a cap: at most the cap, a line, and this segment.
                     assert!(
-                        pdu.bytes.len() <= limits.max_message + limits.max_line,
+                        pdu.bytes.len() <= limits.max_message + limits.max_line + payload.len(),
                         "seed {seed}: PDU of {} bytes",
                         pdu.bytes.len()
                     );

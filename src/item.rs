@@ -129,10 +129,6 @@ impl Item {
     pub fn tree(field: Field, offset: usize, len: usize) -> Self {
         Item::new(field, offset, len, Value::None)
     }
-    pub fn with(mut self, children: Vec<Item>) -> Self {
-        self.children.extend(children);
-        self
-    }
     pub fn push(&mut self, child: Item) {
         self.children.push(child);
     }

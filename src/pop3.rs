@@ -11,12 +11,12 @@ use std::collections::VecDeque;
 
 use crate::fields::{Expert, Field};
 use crate::item::{Credential, Direction, Item, Message, Pdu};
+use crate::limits::Limits;
 use crate::lines::{
     command_during_sasl, find_end_of_data, gap_pdu, info_line, lossy, strip_eol, unstuff,
     StreamBuf, TextEngine, TlsSwitch,
 };
 use crate::sasl::{self, Exchange, Side};
-use crate::smtp::Limits;
 
 /// Commands of RFC 1939, 2449, 2595, 5034 and 6856, and old common ones.
 const KNOWN_VERBS: &[&str] = &[
@@ -140,6 +140,39 @@ impl Pop3 {
             self.pending.pop_front();
             self.discard_block = true;
         }
+        vec![pdu]
+    }
+
+    /// End of capture: a multi-line response still open (RETR or TOP without
+    /// its final dot, a listing) is emitted as far as it goes, marked truncated.
+    pub fn finish(&mut self, frame: u64) -> Vec<Pdu> {
+        let buf = &mut self.bufs[1];
+        let open_block = self.pending.front().is_some_and(|p| p.multiline)
+            && buf.data.starts_with(b"+OK")
+            && !self.discard_block
+            && !buf.discard_line;
+        let Some(first_len) = memchr::memchr(b'\n', &buf.data).map(|i| i + 1) else {
+            return Vec::new();
+        };
+        if !open_block {
+            return Vec::new();
+        }
+        let len = buf.data.len();
+        let (offset, raw) = buf.take(len);
+        let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
+        self.response(&mut pdu, Some((first_len, false)));
+        if let Some(message) = pdu.message.as_mut() {
+            message.truncated = true;
+        }
+        pdu.anomaly(
+            Expert::Truncated,
+            0,
+            0,
+            format!(
+                "the capture ends inside this response; {} bytes of it were seen",
+                len
+            ),
+        );
         vec![pdu]
     }
 
@@ -405,7 +438,17 @@ impl Pop3 {
         };
         pdu.items.push(request);
         if self.pending.len() >= self.limits.max_pending {
+            // The forgotten command's response will be paired with the next one.
             self.pending.pop_front();
+            pdu.anomaly(
+                Expert::Violation,
+                0,
+                line_len,
+                format!(
+                    "more than {} commands without a response; the oldest is forgotten",
+                    self.limits.max_pending
+                ),
+            );
         }
         self.pending.push_back(PendingCommand {
             verb,
@@ -497,7 +540,7 @@ impl Pop3 {
                 Some(pdu)
             }
             None if buf.data.len() > self.limits.max_message => {
-                let keep = self.limits.max_message;
+                let keep = self.limits.max_message.max(first_len);
                 let (offset, raw) = buf.take(keep);
                 let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
                 pdu.anomaly(
@@ -980,6 +1023,22 @@ mod tests {
         assert_eq!(
             pdus.iter().find_map(|p| p.message.clone()).unwrap().content,
             b"body\r\n"
+        );
+    }
+
+    #[test]
+    fn commands_past_the_pending_limit_raise_an_expert_info() {
+        let mut pop3 = Pop3::new(Limits::new(64, 10, 1000, 2).unwrap());
+        let (pdus, _) = pop3.feed(C, b"NOOP\r\nNOOP\r\nSTAT\r\n", 1);
+        let forgotten: Vec<_> = pdus
+            .iter()
+            .flat_map(|p| &p.anomalies)
+            .filter(|a| a.message.contains("the oldest is forgotten"))
+            .collect();
+        assert_eq!(forgotten.len(), 1);
+        assert_eq!(
+            forgotten[0].message,
+            "more than 2 commands without a response; the oldest is forgotten"
         );
     }
 

@@ -142,10 +142,6 @@ impl Exchange {
         &self.mechanism
     }
 
-    pub fn cancelled(&self) -> bool {
-        self.cancelled
-    }
-
     /// The client cancelled with `*` (RFC 4954 4, RFC 5034 4).
     pub fn cancel(&mut self, offset: usize, len: usize) -> StepOutput {
         self.cancelled = true;
@@ -534,7 +530,7 @@ impl Exchange {
         }
         for pair in parts {
             if let Some(host) = pair.strip_prefix("host=") {
-                ctx.text(Field::AuthHost, host);
+                ctx.text(Field::AuthOauthbearerHost, host);
             } else if let Some(auth) = pair.strip_prefix("auth=") {
                 let token = bearer(auth);
                 ctx.text(Field::AuthToken, token);

@@ -10,35 +10,12 @@ use std::collections::VecDeque;
 
 use crate::fields::{Expert, Field};
 use crate::item::{Direction, Item, Message, Pdu};
+use crate::limits::Limits;
 use crate::lines::{
     command_during_sasl, find_end_of_data, gap_pdu, info_line, lossy, strip_eol, unstuff,
     StreamBuf, TextEngine, TlsSwitch,
 };
 use crate::sasl::{self, Exchange, Side};
-
-/// Caps that bound memory per connection.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Longest command or reply line kept; longer lines are cut and flagged.
-    pub max_line: usize,
-    /// Most lines in one multi-line reply before it is cut and flagged.
-    pub max_reply_lines: usize,
-    /// Most message bytes kept per transaction; the rest is counted, not kept.
-    pub max_message: usize,
-    /// Most commands awaiting a reply (pipelining depth) that are remembered.
-    pub max_pending: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_line: 8192,
-            max_reply_lines: 1000,
-            max_message: 64 * 1024 * 1024,
-            max_pending: 1000,
-        }
-    }
-}
 
 /// Commands of RFC 5321 and its extensions, and common vendor ones.
 const KNOWN_VERBS: &[&str] = &[
@@ -124,6 +101,8 @@ pub struct Smtp {
     in_transaction: bool,
     recipients: u32,
     message: MessageBuf,
+    /// `finish` was called: what is open now stays open.
+    capture_ended: bool,
 }
 
 impl Default for Smtp {
@@ -172,6 +151,7 @@ impl Smtp {
             in_transaction: false,
             recipients: 0,
             message: MessageBuf::default(),
+            capture_ended: false,
         }
     }
 
@@ -237,17 +217,59 @@ impl Smtp {
         out
     }
 
-    /// End of capture: a message still open is reported as incomplete.
+    /// End of capture: a message still open (DATA without its final dot, a
+    /// BDAT chunk not all there) is emitted as a truncated message.
     pub fn finish(&mut self, frame: u64) -> Vec<Pdu> {
         let mut out = Vec::new();
-        if matches!(self.client, ClientMode::Data | ClientMode::DataPending)
-            && !self.bufs[0].data.is_empty()
-        {
-            let len = self.bufs[0].data.len();
-            let (offset, raw) = self.bufs[0].take(len);
-            out.push(self.data_pdu(frame, offset, raw, false));
+        self.capture_ended = true;
+        match self.client {
+            ClientMode::Data | ClientMode::DataPending => {
+                let len = self.bufs[0].data.len();
+                let (offset, raw) = self.bufs[0].take(len);
+                let seen_before = self.message.content.len();
+                let mut pdu = self.data_pdu(frame, offset, raw, false);
+                if len > 0 || seen_before > 0 {
+                    self.message.truncated = true;
+                    pdu.info = format!(
+                        "C: message, {} bytes, cut short by the end of the capture",
+                        self.message.content.len()
+                    );
+                    let message = self.take_message();
+                    Self::end_of_capture_anomaly(&mut pdu, message.content.len());
+                    pdu.message = Some(message);
+                    out.push(pdu);
+                }
+            }
+            ClientMode::Bdat { .. } => {
+                self.message.chunk_truncated = true;
+                if let Some(mut pdu) = self.finish_bdat_chunk(frame) {
+                    if pdu.message.is_none() {
+                        self.message.truncated = true;
+                        let message = self.take_message();
+                        Self::end_of_capture_anomaly(&mut pdu, message.content.len());
+                        pdu.message = Some(message);
+                    } else {
+                        let kept = pdu.message.as_ref().map_or(0, |m| m.content.len());
+                        Self::end_of_capture_anomaly(&mut pdu, kept);
+                    }
+                    out.push(pdu);
+                }
+            }
+            _ => {}
         }
         out
+    }
+
+    fn end_of_capture_anomaly(pdu: &mut Pdu, kept: usize) {
+        if let Some(message) = pdu.message.as_mut() {
+            message.truncated = true;
+        }
+        pdu.anomaly(
+            Expert::Truncated,
+            0,
+            0,
+            format!("the capture ends inside this message; {kept} bytes of it were seen"),
+        );
     }
 
     // ----- client side -----
@@ -579,13 +601,15 @@ impl Smtp {
             None => false,
             Some(word) if word.eq_ignore_ascii_case("LAST") => true,
             Some(word) => {
+                // Arguments that do not parse announce no chunk (the server
+                // answers 501 and reads the next line as a command).
                 pdu.anomaly(
                     Expert::Violation,
                     arg_offset,
                     line_len - arg_offset,
-                    format!("BDAT parameter \"{word}\" is not LAST"),
+                    format!("BDAT parameter \"{word}\" is not LAST; no chunk follows"),
                 );
-                false
+                return;
             }
         };
         request.push(Item::uint(
@@ -646,8 +670,11 @@ impl Smtp {
                 Some(self.data_pdu(frame, offset, raw, true))
             }
             None if buf.data.len() > max => {
-                // Keep the first `max` bytes as the message; skip to the terminator.
-                let keep = buf.data.len() - 4;
+                // Hand over all but the last bytes, where the terminator may begin.
+                let keep = buf.data.len().saturating_sub(4);
+                if keep == 0 {
+                    return None;
+                }
                 let (offset, raw) = buf.take(keep);
                 self.message.truncated = true;
                 let mut pdu = self.data_pdu(frame, offset, raw, false);
@@ -813,7 +840,9 @@ impl Smtp {
                 len,
                 self.message.content.len() as u64,
             ));
-            data.push(Item::flag(Field::SmtpDataComplete, 0, len, true));
+            // At the end of the capture a LAST chunk not all there did not end the message.
+            let complete = !(self.capture_ended && self.message.chunk_truncated);
+            data.push(Item::flag(Field::SmtpDataComplete, 0, len, complete));
             pdu.info = format!(
                 "C: BDAT chunk, {size} bytes, last; message, {} bytes",
                 self.message.content.len()
@@ -920,7 +949,7 @@ impl Smtp {
         } else {
             None
         };
-        let mut response = Item::tree(Field::SmtpResponse, 0, strip_eol(&pdu.bytes).len());
+        let mut response = Item::tree(Field::SmtpReply, 0, strip_eol(&pdu.bytes).len());
         response.push(self.state_item(strip_eol(&pdu.bytes).len()));
         let Some(code) = code else {
             pdu.anomaly(
@@ -1193,6 +1222,40 @@ mod tests {
             .anomalies
             .iter()
             .any(|a| a.message == "BDAT size \"12x\" is not a number"));
+    }
+
+    #[test]
+    fn bdat_with_bad_arguments_announces_no_chunk() {
+        let pdus = run(&[
+            (C, "BDAT 5 X\r\n"),
+            (S, "501 5.5.4 Syntax: BDAT count [LAST]\r\n"),
+            (C, "MAIL FROM:<alice@example.com>\r\n"),
+        ]);
+        assert_eq!(values(&pdus, Field::SmtpCommand), ["BDAT", "MAIL"]);
+        assert_eq!(values(&pdus, Field::SmtpMailFrom), ["alice@example.com"]);
+        assert!(values(&pdus, Field::SmtpBdatSize).is_empty());
+    }
+
+    #[test]
+    fn messages_open_at_the_end_of_the_capture_are_emitted_truncated() {
+        let mut smtp = Smtp::default();
+        smtp.feed(C, b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n", 1);
+        smtp.feed(S, b"250 ok\r\n250 ok\r\n354 go\r\n", 2);
+        smtp.feed(C, b"Subject: cut\r\n\r\nhalf a", 3);
+        let pdus = smtp.finish(3);
+        let message = pdus[0].message.as_ref().expect("the open message");
+        assert_eq!(message.content, b"Subject: cut\r\n\r\nhalf a");
+        assert!(message.truncated);
+        assert_eq!(pdus[0].anomalies[0].expert, Expert::Truncated);
+
+        let mut smtp = Smtp::default();
+        smtp.feed(C, b"MAIL FROM:<a@x>\r\nBDAT 5000000000 LAST\r\nabc", 1);
+        let pdus = smtp.finish(1);
+        let message = pdus[0].message.as_ref().expect("the open chunk");
+        assert_eq!(message.content, b"abc");
+        assert!(message.truncated);
+        assert_eq!(values(&pdus, Field::SmtpDataComplete), ["False"]);
+        assert_eq!(values(&pdus, Field::SmtpDataChunkSize), ["5000000000"]);
     }
 
     #[test]

@@ -70,6 +70,10 @@ enum FlowState {
 struct Flow {
     /// First payload byte's sequence number per endpoint, from SYN and SYN-ACK.
     first_seq: HashMap<Endpoint, u32>,
+    /// While undecided: the sequence number after the last payload each
+    /// endpoint sent. A tunnel's set-up (HTTP CONNECT, SOCKS5) comes before
+    /// the mail protocol; found by content, the mail streams start after it.
+    undecided_end: HashMap<Endpoint, u32>,
     state: FlowState,
 }
 
@@ -113,6 +117,7 @@ impl Analyzer {
         let by_port_src = self.protocol_on_port(segment.src.1);
         let flow = self.flows.entry(key).or_insert_with(|| Flow {
             first_seq: HashMap::new(),
+            undecided_end: HashMap::new(),
             state: FlowState::Undecided { payloads: 0 },
         });
         if segment.syn {
@@ -133,6 +138,7 @@ impl Analyzer {
             return;
         }
         if let FlowState::Undecided { payloads } = &mut flow.state {
+            let by_port = by_port_dst.is_some() || by_port_src.is_some();
             let decided = if let Some(protocol) = by_port_dst {
                 Some((protocol, segment.src, segment.dst))
             } else if let Some(protocol) = by_port_src {
@@ -147,12 +153,26 @@ impl Analyzer {
                 Some((protocol, client, server)) => {
                     let id = self.report.connections.len() + 1;
                     let mut connection = Box::new(Connection::new(protocol));
-                    if let Some(seq) = flow.first_seq.get(&client) {
-                        connection.start_at(Direction::ToServer, *seq);
+                    for (endpoint, direction) in
+                        [(client, Direction::ToServer), (server, Direction::ToClient)]
+                    {
+                        // Found by content: the mail protocol starts with this
+                        // segment, after whatever each side sent before it.
+                        let start = if endpoint == segment.src && !by_port {
+                            Some(segment.seq)
+                        } else if by_port {
+                            flow.first_seq.get(&endpoint).copied()
+                        } else {
+                            flow.undecided_end
+                                .get(&endpoint)
+                                .or(flow.first_seq.get(&endpoint))
+                                .copied()
+                        };
+                        if let Some(seq) = start {
+                            connection.start_at(direction, seq);
+                        }
                     }
-                    if let Some(seq) = flow.first_seq.get(&server) {
-                        connection.start_at(Direction::ToClient, *seq);
-                    }
+                    flow.undecided_end.clear();
                     self.report.connections.push(ConnectionInfo {
                         id,
                         protocol,
@@ -168,6 +188,10 @@ impl Analyzer {
                     };
                 }
                 None => {
+                    flow.undecided_end.insert(
+                        segment.src,
+                        segment.seq.wrapping_add(segment.payload.len() as u32),
+                    );
                     *payloads += 1;
                     if *payloads >= DETECTION_PACKETS {
                         flow.state = FlowState::NotMail;

@@ -195,7 +195,10 @@ fn oauthbearer() {
         )]
     );
     assert_eq!(
-        values(&analyze(&fixture("auth-oauthbearer")), Field::AuthHost),
+        values(
+            &analyze(&fixture("auth-oauthbearer")),
+            Field::AuthOauthbearerHost
+        ),
         ["mail.example.org"]
     );
 }
@@ -441,6 +444,7 @@ fn any_segmentation_gives_the_same_report() {
         for piece in [1usize, 7] {
             let mut analyzer = Analyzer::new(Options::default());
             let mut seen_flows = std::collections::HashSet::new();
+            let mut opened_flows = std::collections::HashSet::new();
             let frames = read_capture(
                 &path,
                 |segment| {
@@ -449,8 +453,17 @@ fn any_segmentation_gives_the_same_report() {
                     } else {
                         (segment.dst, segment.src)
                     };
+                    // Detection looks at one packet at a time: a flow's packets stay
+                    // whole up to the one it recognises (a tunnel's set-up comes first).
                     let first = !segment.payload.is_empty() && seen_flows.insert(flow);
-                    if first || segment.payload.len() <= piece {
+                    let opening = mailscope::detect::by_content(segment.payload).is_some()
+                        || mailscope::detect::by_port(segment.src.1).is_some()
+                        || mailscope::detect::by_port(segment.dst.1).is_some();
+                    let undecided = !opened_flows.contains(&flow);
+                    if opening {
+                        opened_flows.insert(flow);
+                    }
+                    if first || undecided || segment.payload.len() <= piece {
                         return analyzer.segment(segment);
                     }
                     for (i, chunk) in segment.payload.chunks(piece).enumerate() {
@@ -602,5 +615,84 @@ fn pop3_stls_stops_text_parsing_and_other_ports_are_found() {
     assert_eq!(
         creds("pop3-nonstandard-port")[0].2.as_deref(),
         Some("portless")
+    );
+}
+
+// ----- edge cases the core once got wrong
+
+#[test]
+fn smtp_behind_http_connect_and_socks5_is_found_where_it_starts() {
+    assert_eq!(
+        creds("tunnelled-smtp"),
+        [
+            (
+                "PLAIN".into(),
+                some("tunnel-http"),
+                some("through-proxy"),
+                Some(true)
+            ),
+            (
+                "PLAIN".into(),
+                some("tunnel-socks"),
+                some("through-socks"),
+                Some(true)
+            ),
+        ]
+    );
+    let report = analyze(&fixture("tunnelled-smtp"));
+    assert_eq!(
+        values(&report, Field::SmtpHelo),
+        ["client.example.com", "client.example.com"]
+    );
+    assert_eq!(values(&report, Field::SmtpGreeting).len(), 2);
+    let gaps = report
+        .frames
+        .iter()
+        .flat_map(|f| &f.pdus)
+        .flat_map(|p| &p.anomalies)
+        .filter(|a| a.expert == mailscope::Expert::Gap)
+        .count();
+    assert_eq!(
+        gaps, 0,
+        "the tunnel's set-up is not reported as missing bytes"
+    );
+}
+
+#[test]
+fn bdat_that_does_not_parse_announces_no_chunk_and_sizes_keep_64_bits() {
+    let report = analyze(&fixture("bdat-malformed-and-huge"));
+    // The MAIL after the refused `BDAT 5 X` is a command, not chunk bytes.
+    assert_eq!(
+        values(&report, Field::SmtpCommand),
+        ["EHLO", "MAIL", "RCPT", "BDAT", "MAIL", "BDAT"]
+    );
+    assert_eq!(values(&report, Field::SmtpBdatSize), ["5000000000"]);
+}
+
+#[test]
+fn messages_open_when_the_capture_ends_are_reported_truncated() {
+    let report = analyze(&fixture("open-messages-at-end"));
+    let at_end: Vec<_> = report
+        .at_end
+        .iter()
+        .flat_map(|(_, pdus)| pdus)
+        .filter_map(|p| p.message.as_ref().map(|m| (p, m)))
+        .collect();
+    assert_eq!(at_end.len(), 2);
+    let (smtp, smtp_message) = at_end[0];
+    assert!(smtp_message.truncated);
+    assert!(
+        String::from_utf8_lossy(&smtp_message.content).contains("The capture ends in this line")
+    );
+    assert_eq!(smtp.anomalies[0].expert, mailscope::Expert::Truncated);
+    let (pop3, pop3_message) = at_end[1];
+    assert!(pop3_message.truncated);
+    assert_eq!(
+        pop3_message.content,
+        b"Subject: also cut\r\n\r\nfirst line\r\n"
+    );
+    assert_eq!(
+        pop3.anomalies.last().unwrap().message,
+        "the capture ends inside this response; 49 bytes of it were seen"
     );
 }

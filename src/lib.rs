@@ -6,6 +6,7 @@
 //! the credentials and messages it carried. The Wireshark plugin and the
 //! headless harness both drive this crate through [`conn::Connection`].
 
+mod codec;
 pub mod conn;
 pub mod detect;
 pub mod fields;

@@ -291,7 +291,7 @@ pub(crate) fn command_during_sasl(raw: &[u8], known_verbs: &[&str]) -> bool {
     let line = lossy(strip_eol(raw));
     let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
     line.trim() != "*"
-        && crate::sasl::decode_base64(&line).is_err()
+        && crate::codec::decode_base64(&line).is_err()
         && known_verbs.contains(&verb.as_str())
 }
 

@@ -7,37 +7,11 @@
 //! a `mail.auth` subtree. Nothing here fails: undecodable input becomes an
 //! anomaly and the raw text stays visible.
 
-use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
-use base64::{alphabet, Engine};
-
 use crate::fields::{Expert, Field};
 use crate::item::{display_text, Anomaly, Credential, Item, Pdu};
 
-/// Base64 as SASL profiles send it: standard alphabet, padding optional.
-const SASL_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
-/// Decodes SASL base64; `=` alone is the RFC 4954 empty initial response.
-pub fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed == "=" {
-        return Ok(Vec::new());
-    }
-    SASL_BASE64
-        .decode(trimmed)
-        .map_err(|err| format!("\"{}\" is not base64: {err}", abbreviate(trimmed, 40)))
-}
-
-fn abbreviate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(max).collect();
-        format!("{cut}...")
-    }
-}
+use crate::codec::abbreviate;
+pub use crate::codec::decode_base64;
 
 /// Puts one SASL step's output into `pdu`: items under `auth`, anomalies,
 /// the user in the Info column, and the credential it completed.

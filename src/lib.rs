@@ -9,14 +9,15 @@
 mod codec;
 pub mod conn;
 pub mod detect;
-pub mod fields;
-pub mod item;
 pub mod limits;
-mod lines;
+pub mod output;
 pub mod pop3;
 pub mod reassembly;
 pub mod sasl;
 pub mod smtp;
+mod text;
+
+pub use output::{fields, item};
 
 pub use conn::{Connection, SegmentOutput};
 pub use detect::Protocol;

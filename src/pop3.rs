@@ -12,11 +12,11 @@ use std::collections::VecDeque;
 use crate::fields::{Expert, Field};
 use crate::item::{Credential, Direction, Item, Message, Pdu};
 use crate::limits::Limits;
-use crate::lines::{
+use crate::sasl::{self, Exchange, Side};
+use crate::text::{
     command_during_sasl, find_end_of_data, gap_pdu, info_line, lossy, strip_eol, unstuff,
     StreamBuf, TextEngine, TlsSwitch,
 };
-use crate::sasl::{self, Exchange, Side};
 
 /// Commands of RFC 1939, 2449, 2595, 5034 and 6856, and old common ones.
 const KNOWN_VERBS: &[&str] = &[
@@ -127,7 +127,7 @@ impl Pop3 {
 
     /// Appends bytes in stream order; returns the PDUs they complete and whether they were TLS.
     pub fn feed(&mut self, direction: Direction, data: &[u8], frame: u64) -> (Vec<Pdu>, bool) {
-        crate::lines::feed(self, direction, data, frame)
+        crate::text::feed(self, direction, data, frame)
     }
 
     /// Bytes the capture lost: framing resumes at the next line.
@@ -938,10 +938,10 @@ mod tests {
     use super::*;
     use Direction::{ToClient as S, ToServer as C};
 
-    use crate::lines::testing::values;
+    use crate::text::testing::values;
 
     fn run(script: &[(Direction, &str)]) -> Vec<Pdu> {
-        crate::lines::testing::run::<Pop3>(script)
+        crate::text::testing::run::<Pop3>(script)
     }
 
     #[test]

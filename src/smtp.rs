@@ -11,11 +11,11 @@ use std::collections::VecDeque;
 use crate::fields::{Expert, Field};
 use crate::item::{Direction, Item, Message, Pdu};
 use crate::limits::Limits;
-use crate::lines::{
+use crate::sasl::{self, Exchange, Side};
+use crate::text::{
     command_during_sasl, find_end_of_data, gap_pdu, info_line, lossy, strip_eol, unstuff,
     StreamBuf, TextEngine, TlsSwitch,
 };
-use crate::sasl::{self, Exchange, Side};
 
 /// Commands of RFC 5321 and its extensions, and common vendor ones.
 const KNOWN_VERBS: &[&str] = &[
@@ -182,7 +182,7 @@ impl Smtp {
 
     /// Appends bytes in stream order; returns the PDUs they complete and whether they were TLS.
     pub fn feed(&mut self, direction: Direction, data: &[u8], frame: u64) -> (Vec<Pdu>, bool) {
-        crate::lines::feed(self, direction, data, frame)
+        crate::text::feed(self, direction, data, frame)
     }
 
     /// Bytes the capture lost: framing resumes at the next line (or after the chunk).
@@ -1137,10 +1137,10 @@ impl TextEngine for Smtp {
 mod tests {
     use super::*;
 
-    use crate::lines::testing::values;
+    use crate::text::testing::values;
 
     fn run(script: &[(Direction, &str)]) -> Vec<Pdu> {
-        crate::lines::testing::run::<Smtp>(script)
+        crate::text::testing::run::<Smtp>(script)
     }
 
     use Direction::{ToClient as S, ToServer as C};

@@ -10,8 +10,17 @@
 use crate::fields::{Expert, Field};
 use crate::item::{display_text, Anomaly, Credential, Item, Pdu};
 
-use crate::codec::abbreviate;
 pub use crate::codec::decode_base64;
+
+mod digest;
+mod ntlm;
+mod oauth;
+mod plain;
+mod scram;
+
+pub use digest::directives;
+pub use ntlm::{parse as parse_ntlm, NtlmMessage};
+use scram::scram_attributes;
 
 /// Puts one SASL step's output into `pdu`: items under `auth`, anomalies,
 /// the user in the Info column, and the credential it completed.
@@ -29,9 +38,9 @@ pub(crate) fn apply_step(pdu: &mut Pdu, auth: &mut Item, step: StepOutput) {
 /// A client line inside an exchange (a response, or `*` to cancel), in a PDU
 /// of its own; `state` is the protocol's session-state item for it.
 pub(crate) fn client_line(exchange: Option<&mut Exchange>, pdu: &mut Pdu, state: Item) {
-    let line = crate::lines::strip_eol(&pdu.bytes).to_vec();
-    let text = crate::lines::lossy(&line);
-    pdu.info = crate::lines::info_line(crate::item::Direction::ToServer, &text);
+    let line = crate::text::strip_eol(&pdu.bytes).to_vec();
+    let text = crate::text::lossy(&line);
+    pdu.info = crate::text::info_line(crate::item::Direction::ToServer, &text);
     let mut auth = Item::tree(Field::Auth, 0, line.len());
     auth.push(state);
     let Some(exchange) = exchange else { return };
@@ -340,214 +349,6 @@ impl Exchange {
             }
         }
     }
-
-    fn plain(&mut self, data: &[u8], ctx: &mut StepContext) {
-        let parts: Vec<&[u8]> = data.split(|b| *b == 0).collect();
-        if parts.len() != 3 {
-            ctx.bad_sasl(format!(
-                "PLAIN message has {} NUL-separated parts, expected 3 (authzid, authcid, password)",
-                parts.len()
-            ));
-            return;
-        }
-        let authzid = display_text(parts[0]);
-        let username = display_text(parts[1]);
-        let password = display_text(parts[2]);
-        if !authzid.is_empty() {
-            ctx.text(Field::AuthAuthzid, &authzid);
-            self.credential.authzid = Some(authzid);
-        }
-        ctx.text(Field::AuthUsername, &username);
-        ctx.text(Field::AuthPassword, &password);
-        ctx.out.username = Some(username.clone());
-        self.credential.username = Some(username);
-        self.credential.password = Some(password);
-    }
-
-    fn login_client(&mut self, data: &[u8], ctx: &mut StepContext) {
-        let value = display_text(data);
-        match self.login_next {
-            LoginPrompt::Username => {
-                ctx.text(Field::AuthUsername, &value);
-                ctx.out.username = Some(value.clone());
-                self.credential.username = Some(value);
-                self.login_next = LoginPrompt::Password;
-            }
-            LoginPrompt::Password => {
-                ctx.text(Field::AuthPassword, &value);
-                self.credential.password = Some(value);
-            }
-        }
-    }
-
-    fn cram_md5(&mut self, data: &[u8], ctx: &mut StepContext) {
-        let text = display_text(data);
-        match text.rsplit_once(' ') {
-            Some((user, digest)) => {
-                ctx.text(Field::AuthUsername, user);
-                ctx.text(Field::AuthResponse, digest);
-                ctx.out.username = Some(user.to_string());
-                self.credential.username = Some(user.to_string());
-            }
-            None => ctx.bad_sasl(format!(
-                "CRAM-MD5 response \"{}\" lacks \"user digest\"",
-                abbreviate(&text, 40)
-            )),
-        }
-    }
-
-    fn digest_md5_client(&mut self, data: &[u8], ctx: &mut StepContext) {
-        if data.is_empty() {
-            return; // the empty response that acknowledges rspauth
-        }
-        let text = display_text(data);
-        for (key, value) in directives(&text) {
-            match key.as_str() {
-                "username" => {
-                    ctx.text(Field::AuthUsername, &value);
-                    ctx.out.username = Some(value.clone());
-                    self.credential.username = Some(value);
-                }
-                "authzid" => {
-                    ctx.text(Field::AuthAuthzid, &value);
-                    self.credential.authzid = Some(value);
-                }
-                "realm" => ctx.text(Field::AuthRealm, &value),
-                "nonce" => ctx.text(Field::AuthNonce, &value),
-                "cnonce" => ctx.text(Field::AuthCnonce, &value),
-                "digest-uri" => ctx.text(Field::AuthDigestUri, &value),
-                "qop" => ctx.text(Field::AuthQop, &value),
-                "response" => ctx.text(Field::AuthResponse, &value),
-                _ => {}
-            }
-        }
-        if self.credential.username.is_none() {
-            ctx.bad_sasl("DIGEST-MD5 response has no username directive".to_string());
-        }
-    }
-
-    fn scram_client(&mut self, data: &[u8], ctx: &mut StepContext) {
-        let text = display_text(data);
-        let mut attributes = &text[..];
-        if self.client_messages == 1 {
-            // client-first-message: gs2-header "n,," or "y,," or "p=...," then "a=authzid,"
-            let mut pieces = text.splitn(3, ',');
-            let _binding = pieces.next();
-            let authzid = pieces.next().unwrap_or("");
-            match pieces.next() {
-                Some(rest) => attributes = &text[text.len() - rest.len()..],
-                None => {
-                    ctx.bad_sasl("SCRAM client-first-message lacks its GS2 header".to_string());
-                    return;
-                }
-            }
-            if let Some(id) = authzid.strip_prefix("a=") {
-                let id = scram_unescape(id);
-                ctx.text(Field::AuthAuthzid, &id);
-                self.credential.authzid = Some(id);
-            }
-        }
-        for (key, value) in scram_attributes(attributes) {
-            match key {
-                'n' => {
-                    let user = scram_unescape(value);
-                    ctx.text(Field::AuthUsername, &user);
-                    ctx.out.username = Some(user.clone());
-                    self.credential.username = Some(user);
-                }
-                'r' if self.client_messages == 1 => ctx.text(Field::AuthCnonce, value),
-                'r' => ctx.text(Field::AuthNonce, value),
-                'p' => ctx.text(Field::AuthProof, value),
-                _ => {}
-            }
-        }
-    }
-
-    fn xoauth2(&mut self, data: &[u8], ctx: &mut StepContext) {
-        if data.is_empty() {
-            return; // the empty response after a server error
-        }
-        let text = String::from_utf8_lossy(data).into_owned();
-        let mut found = false;
-        for pair in text.split('\x01') {
-            if let Some(user) = pair.strip_prefix("user=") {
-                ctx.text(Field::AuthUsername, user);
-                ctx.out.username = Some(user.to_string());
-                self.credential.username = Some(user.to_string());
-                found = true;
-            } else if let Some(auth) = pair.strip_prefix("auth=") {
-                let token = bearer(auth);
-                ctx.text(Field::AuthToken, token);
-                self.credential.token = Some(token.to_string());
-                found = true;
-            }
-        }
-        if !found {
-            ctx.bad_sasl("XOAUTH2 response has neither user= nor auth=".to_string());
-        }
-    }
-
-    fn oauthbearer(&mut self, data: &[u8], ctx: &mut StepContext) {
-        if data.len() <= 1 {
-            return; // the lone ^A that ends a failed exchange
-        }
-        let text = String::from_utf8_lossy(data).into_owned();
-        let mut parts = text.split('\x01');
-        let header = parts.next().unwrap_or("");
-        for attribute in header.split(',') {
-            if let Some(user) = attribute.strip_prefix("a=") {
-                let user = scram_unescape(user);
-                ctx.text(Field::AuthUsername, &user);
-                ctx.out.username = Some(user.clone());
-                self.credential.username = Some(user);
-            }
-        }
-        for pair in parts {
-            if let Some(host) = pair.strip_prefix("host=") {
-                ctx.text(Field::AuthOauthbearerHost, host);
-            } else if let Some(auth) = pair.strip_prefix("auth=") {
-                let token = bearer(auth);
-                ctx.text(Field::AuthToken, token);
-                self.credential.token = Some(token.to_string());
-            }
-        }
-        if self.credential.token.is_none() {
-            ctx.bad_sasl("OAUTHBEARER message has no auth= key".to_string());
-        }
-    }
-
-    fn ntlm(&mut self, data: &[u8], ctx: &mut StepContext) {
-        if data.is_empty() {
-            return; // the empty "334 " that invites the NEGOTIATE message
-        }
-        match ntlm::parse(data) {
-            Ok(message) => {
-                ctx.uint(Field::AuthNtlmMessageType, u64::from(message.message_type));
-                if let Some(challenge) = &message.server_challenge {
-                    ctx.text(Field::AuthNtlmServerChallenge, challenge);
-                }
-                if let Some(target) = message.target {
-                    ctx.text(Field::AuthNtlmTarget, &target);
-                }
-                if message.message_type == 3 {
-                    if let Some(user) = message.user {
-                        ctx.text(Field::AuthUsername, &user);
-                        ctx.out.username = Some(user.clone());
-                        self.credential.username = Some(user);
-                    }
-                    if let Some(domain) = message.domain {
-                        ctx.text(Field::AuthNtlmDomain, &domain);
-                        self.credential.domain = Some(domain);
-                    }
-                    if let Some(host) = message.host {
-                        ctx.text(Field::AuthNtlmHost, &host);
-                        self.credential.host = Some(host);
-                    }
-                }
-            }
-            Err(message) => ctx.bad_sasl(message),
-        }
-    }
 }
 
 struct StepContext {
@@ -574,165 +375,6 @@ impl StepContext {
             len: self.len,
             message,
         });
-    }
-}
-
-/// `Bearer xyz` -> `xyz`; other schemes are kept whole.
-fn bearer(auth: &str) -> &str {
-    let auth = auth.trim();
-    match auth.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => auth,
-    }
-}
-
-/// SCRAM `k=value` attributes (RFC 5802 5.1); values may contain `=`.
-fn scram_attributes(text: &str) -> impl Iterator<Item = (char, &str)> {
-    text.split(',').filter_map(|attr| {
-        let mut chars = attr.chars();
-        let key = chars.next()?;
-        let rest = chars.as_str().strip_prefix('=')?;
-        Some((key, rest))
-    })
-}
-
-/// SCRAM saslname: `=2C` is `,` and `=3D` is `=`.
-fn scram_unescape(name: &str) -> String {
-    name.replace("=2C", ",").replace("=3D", "=")
-}
-
-/// DIGEST-MD5 directives (RFC 2831 7.1): `key=value` or `key="quoted"`, comma separated.
-pub fn directives(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        while i < bytes.len() && (bytes[i] == b',' || bytes[i].is_ascii_whitespace()) {
-            i += 1;
-        }
-        let key_start = i;
-        while i < bytes.len() && bytes[i] != b'=' && bytes[i] != b',' {
-            i += 1;
-        }
-        let key = text[key_start..i].trim().to_ascii_lowercase();
-        if i >= bytes.len() || bytes[i] != b'=' {
-            continue;
-        }
-        i += 1;
-        let mut value = String::new();
-        if i < bytes.len() && bytes[i] == b'"' {
-            i += 1;
-            while i < bytes.len() && bytes[i] != b'"' {
-                if bytes[i] == b'\\' && i + 1 < bytes.len() {
-                    i += 1;
-                }
-                let ch_len = utf8_len(bytes[i]);
-                value.push_str(&text[i..(i + ch_len).min(bytes.len())]);
-                i += ch_len;
-            }
-            i += 1;
-        } else {
-            let start = i;
-            while i < bytes.len() && bytes[i] != b',' {
-                i += 1;
-            }
-            value.push_str(text[start..i].trim());
-        }
-        if !key.is_empty() {
-            out.push((key, value));
-        }
-    }
-    out
-}
-
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0xF0..=0xFF => 4,
-        0xE0..=0xEF => 3,
-        0xC0..=0xDF => 2,
-        _ => 1,
-    }
-}
-
-/// NTLMSSP messages (MS-NLMP 2.2.1), enough to name who authenticated.
-pub mod ntlm {
-    /// What an NTLM message tells a user.
-    #[derive(Debug, Default, PartialEq, Eq)]
-    pub struct NtlmMessage {
-        pub message_type: u32,
-        pub user: Option<String>,
-        pub domain: Option<String>,
-        pub host: Option<String>,
-        pub target: Option<String>,
-        pub server_challenge: Option<String>,
-    }
-
-    const SIGNATURE: &[u8; 8] = b"NTLMSSP\0";
-    const NEGOTIATE_UNICODE: u32 = 0x0000_0001;
-
-    fn u16_at(data: &[u8], at: usize) -> Option<u16> {
-        Some(u16::from_le_bytes(data.get(at..at + 2)?.try_into().ok()?))
-    }
-    fn u32_at(data: &[u8], at: usize) -> Option<u32> {
-        Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
-    }
-
-    /// A security buffer: `len u16, max u16, offset u32` at `at`.
-    fn buffer(data: &[u8], at: usize, unicode: bool, what: &str) -> Result<Option<String>, String> {
-        let (Some(len), Some(offset)) = (u16_at(data, at), u32_at(data, at + 4)) else {
-            return Err(format!("NTLM message too short for its {what} field"));
-        };
-        if len == 0 {
-            return Ok(None);
-        }
-        let start = offset as usize;
-        let Some(bytes) = data.get(start..start + len as usize) else {
-            return Err(format!(
-                "NTLM {what} field (offset {offset}, length {len}) lies outside the message"
-            ));
-        };
-        let text = if unicode {
-            let units: Vec<u16> = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16_lossy(&units)
-        } else {
-            String::from_utf8_lossy(bytes).into_owned()
-        };
-        Ok(Some(text))
-    }
-
-    pub fn parse(data: &[u8]) -> Result<NtlmMessage, String> {
-        if data.len() < 12 || &data[..8] != SIGNATURE {
-            return Err("not an NTLMSSP message (signature missing)".to_string());
-        }
-        let message_type = u32_at(data, 8).unwrap_or(0);
-        let mut message = NtlmMessage {
-            message_type,
-            ..NtlmMessage::default()
-        };
-        match message_type {
-            1 => {}
-            2 => {
-                let flags = u32_at(data, 20).ok_or("NTLM CHALLENGE message too short")?;
-                message.target = buffer(data, 12, flags & NEGOTIATE_UNICODE != 0, "target name")?;
-                let challenge = data
-                    .get(24..32)
-                    .ok_or("NTLM CHALLENGE message lacks its server challenge")?;
-                message.server_challenge =
-                    Some(challenge.iter().map(|b| format!("{b:02x}")).collect());
-            }
-            3 => {
-                let flags = u32_at(data, 60).unwrap_or(NEGOTIATE_UNICODE);
-                let unicode = flags & NEGOTIATE_UNICODE != 0;
-                message.domain = buffer(data, 28, unicode, "domain name")?;
-                message.user = buffer(data, 36, unicode, "user name")?;
-                message.host = buffer(data, 44, unicode, "workstation")?;
-            }
-            other => return Err(format!("NTLM message type {other} is not 1, 2 or 3")),
-        }
-        Ok(message)
     }
 }
 
@@ -789,7 +431,7 @@ mod tests {
         msg[36] = 10; // user name: 10 bytes at offset 0xffff
         msg[40] = 0xff;
         msg[41] = 0xff;
-        assert!(ntlm::parse(&msg)
+        assert!(parse_ntlm(&msg)
             .unwrap_err()
             .contains("outside the message"));
     }

@@ -1,0 +1,114 @@
+//! What SMTP and POP3 share as text protocols: line framing, line endings,
+//! dot-terminated blocks, Info column text, the switch to TLS, and the loop
+//! that feeds one direction's bytes to an engine. No SASL in here.
+
+mod dot;
+mod framing;
+mod info;
+mod tls;
+
+pub(crate) use dot::{find_end_of_data, unstuff};
+pub(crate) use framing::{lossy, strip_eol, StreamBuf};
+pub(crate) use info::info_line;
+pub(crate) use tls::TlsSwitch;
+
+use crate::fields::Expert;
+use crate::item::{Direction, Pdu};
+
+/// What a text protocol engine offers the shared feeding loop.
+pub(crate) trait TextEngine {
+    fn tls(&mut self) -> &mut TlsSwitch;
+    fn buf(&mut self, direction: Direction) -> &mut StreamBuf;
+    /// The next PDU complete in `direction`'s buffer, if any.
+    fn next_pdu(&mut self, direction: Direction, frame: u64) -> Option<Pdu>;
+}
+
+/// Appends bytes in stream order and frames the PDUs they complete; the flag
+/// says the bytes were TLS (after STARTTLS or STLS).
+pub(crate) fn feed(
+    engine: &mut impl TextEngine,
+    direction: Direction,
+    data: &[u8],
+    frame: u64,
+) -> (Vec<Pdu>, bool) {
+    let mut pdus = Vec::new();
+    if data.is_empty() {
+        return (pdus, false);
+    }
+    if engine.tls().classify(direction, data) {
+        engine.buf(direction).start += data.len() as u64;
+        return (pdus, true);
+    }
+    engine.buf(direction).data.extend_from_slice(data);
+    while let Some(pdu) = engine.next_pdu(direction, frame) {
+        pdus.push(pdu);
+        if engine.tls().is_tls(direction) {
+            // Bytes after the switch that arrived with the handshake's first segment.
+            let buf = engine.buf(direction);
+            let rest = buf.data.len();
+            buf.take(rest);
+            return (pdus, true);
+        }
+    }
+    (pdus, false)
+}
+
+/// Bytes the capture lost: drops what `buf` held, moves past the hole, and
+/// returns the PDU that reports it. Framing resumes at the next line.
+pub(crate) fn gap_pdu(buf: &mut StreamBuf, direction: Direction, missing: u64, frame: u64) -> Pdu {
+    let offset = buf.start;
+    let lost_buffered = buf.data.len();
+    buf.data.clear();
+    buf.scanned = 0;
+    buf.start += missing + lost_buffered as u64;
+    let mut pdu = Pdu::new(direction, frame, offset, Vec::new());
+    pdu.info = format!(
+        "{}: [{} bytes missing from the capture]",
+        direction.info_prefix(),
+        missing
+    );
+    pdu.anomaly(
+        Expert::Gap,
+        0,
+        0,
+        format!("{missing} bytes missing from the capture"),
+    );
+    pdu
+}
+
+/// A line inside a SASL exchange that cannot be a response (not base64) but
+/// starts with one of the protocol's command verbs: the client did not wait.
+pub(crate) fn command_during_sasl(raw: &[u8], known_verbs: &[&str]) -> bool {
+    let line = lossy(strip_eol(raw));
+    let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+    line.trim() != "*"
+        && crate::codec::decode_base64(&line).is_err()
+        && known_verbs.contains(&verb.as_str())
+}
+
+/// Helpers for the engines' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{feed, TextEngine};
+    use crate::fields::Field;
+    use crate::item::{Direction, Pdu};
+
+    /// Feeds a scripted dialogue, one frame per line of the script.
+    pub(crate) fn run<E: TextEngine + Default>(script: &[(Direction, &str)]) -> Vec<Pdu> {
+        let mut engine = E::default();
+        let mut out = Vec::new();
+        for (frame, (direction, text)) in script.iter().enumerate() {
+            out.extend(feed(&mut engine, *direction, text.as_bytes(), frame as u64 + 1).0);
+        }
+        out
+    }
+
+    /// Every value of `field` in the PDUs, in tree order.
+    pub(crate) fn values(pdus: &[Pdu], field: Field) -> Vec<String> {
+        pdus.iter()
+            .flat_map(|p| p.flatten())
+            .filter(|(i, _)| i.field == field)
+            .map(|(i, _)| i.value.to_string())
+            .collect()
+    }
+}

@@ -10,8 +10,9 @@
 use std::collections::VecDeque;
 
 use crate::fields::{Expert, Field};
-use crate::item::{Credential, Direction, Item, Message, Pdu};
+use crate::item::{Credential, Direction, Item, Pdu};
 use crate::limits::Limits;
+use crate::message::{MailMessage, MessageSource};
 use crate::sasl::{self, Exchange, Side};
 use crate::text::{
     command_during_sasl, find_end_of_data, gap_pdu, info_line, lossy, strip_eol, unstuff,
@@ -810,15 +811,28 @@ impl Pop3 {
                 ));
                 response.push(data);
                 pdu.info = format!("{}, message {} bytes", pdu.info, content.len());
-                let number = command
+                let mut numbers = command
                     .argument
                     .split(' ')
-                    .next()
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .unwrap_or(0);
-                pdu.message = Some(Message {
-                    transaction: number,
+                    .filter(|w| !w.is_empty())
+                    .map(|n| n.parse::<u64>().unwrap_or(0));
+                let number = numbers.next().unwrap_or(0);
+                let source = if command.verb == "TOP" {
+                    MessageSource::Pop3Top {
+                        number,
+                        lines: numbers.next().unwrap_or(0),
+                    }
+                } else {
+                    MessageSource::Pop3Retr { number }
+                };
+                pdu.message = Some(MailMessage {
+                    source,
                     content,
+                    first_frame: pdu.frame,
+                    last_frame: pdu.frame,
+                    stream_start: pdu.stream_offset + body_at as u64,
+                    stream_end: pdu.stream_offset + total as u64,
+                    complete: terminated,
                     truncated: !terminated,
                 });
             }

@@ -284,7 +284,7 @@ pub fn analyze_file(path: &Path, options: Options, on_progress: impl FnMut(u64))
 #[derive(Debug, Default, Clone)]
 pub struct MessageSummary {
     pub frame: u64,
-    pub transaction: u32,
+    pub transaction: u64,
     pub mail_from: Option<String>,
     pub rcpt_to: Vec<String>,
     pub size: usize,
@@ -352,11 +352,11 @@ pub fn summarize(report: &Report) -> Vec<ConnectionSummary> {
         if let Some(message) = &pdu.message {
             summary.messages.push(MessageSummary {
                 frame: pdu.frame,
-                transaction: message.transaction,
+                transaction: message.source.number(),
                 mail_from: envelope.0.clone(),
                 rcpt_to: envelope.1.clone(),
                 size: message.content.len(),
-                complete: !message.truncated,
+                complete: message.complete && !message.truncated,
             });
         }
     }

@@ -180,15 +180,6 @@ impl Credential {
     }
 }
 
-/// A message's content, as the client sent it (dot-unstuffed, BDAT chunks joined).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Message {
-    pub transaction: u32,
-    pub content: Vec<u8>,
-    /// The content was cut at the size cap.
-    pub truncated: bool,
-}
-
 /// One protocol data unit: a command, a reply, a SASL step or a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pdu {
@@ -206,7 +197,7 @@ pub struct Pdu {
     /// Set on the PDU whose bytes complete a credential.
     pub credential: Option<Credential>,
     /// Set on the PDU that completes a message.
-    pub message: Option<Message>,
+    pub message: Option<crate::message::MailMessage>,
     /// Set on the reply that ends an exchange: (frame of the credential, accepted).
     pub auth_outcome: Option<(u64, bool)>,
     /// The bytes that follow this PDU in its direction are TLS.

@@ -1,0 +1,162 @@
+//! Message content: DATA (dot-terminated, dot-stuffed) and BDAT chunks
+//! (counted), assembled into the bytes of one [`MailMessage`] under the
+//! connection's message cap.
+
+use crate::message::{MailMessage, MessageSource};
+use crate::text::{find_end_of_data, StreamBuf};
+
+/// Where DATA content ends in the client's buffered bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataEnd {
+    /// Content and terminator end after this many bytes.
+    Found(usize),
+    /// No end yet and more than the cap buffered: hand over this many bytes
+    /// (all but the last few, where the terminator may begin).
+    Cut(usize),
+    Incomplete,
+}
+
+/// Finds the end of DATA content: CRLF "." CRLF, or "." CRLF at the very
+/// start (an empty message). Remembers how far it searched.
+pub fn find_end(buf: &mut StreamBuf, max_message: usize) -> DataEnd {
+    if buf.data.starts_with(b".\r\n") {
+        return DataEnd::Found(3);
+    }
+    if buf.data.starts_with(b".\n") {
+        return DataEnd::Found(2);
+    }
+    let from = buf.scanned.saturating_sub(4);
+    if let Some(end) = find_end_of_data(&buf.data[from..]) {
+        return DataEnd::Found(from + end);
+    }
+    buf.scanned = buf.data.len();
+    match buf.data.len().saturating_sub(4) {
+        keep if buf.data.len() > max_message && keep > 0 => DataEnd::Cut(keep),
+        _ => DataEnd::Incomplete,
+    }
+}
+
+/// Length of `raw` without its terminating "." line (CRLF or LF).
+pub fn body_len(raw: &[u8]) -> usize {
+    let terminator = if raw.ends_with(b"\r\n.\r\n") || raw == b".\r\n" {
+        3
+    } else {
+        2
+    };
+    raw.len().saturating_sub(terminator)
+}
+
+/// The message being received in the current transaction.
+#[derive(Clone, Debug, Default)]
+pub struct Assembly {
+    pub content: Vec<u8>,
+    pub truncated: bool,
+    pub chunks: u32,
+    pub first_frame: Option<u64>,
+    pub stream_start: Option<u64>,
+    /// The BDAT chunk being received: its bytes, where it started, and
+    /// whether bytes of it are missing.
+    pub chunk: Vec<u8>,
+    pub chunk_start: u64,
+    pub chunk_truncated: bool,
+}
+
+impl Assembly {
+    /// Notes where content starts (its first PDU or chunk).
+    pub fn begin(&mut self, frame: u64, stream_offset: u64) {
+        self.first_frame.get_or_insert(frame);
+        self.stream_start.get_or_insert(stream_offset);
+    }
+
+    /// Keeps `bytes` as long as the cap has room; past it they are counted as lost.
+    pub fn keep(&mut self, bytes: &[u8], max_message: usize) {
+        if self.truncated {
+            return;
+        }
+        let room = max_message.saturating_sub(self.content.len());
+        if bytes.len() > room {
+            self.truncated = true;
+        }
+        self.content
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// Adds a whole BDAT chunk to the message, as long as the cap has room;
+    /// each chunk counts on its own, so one lost chunk does not hide the next.
+    pub fn keep_chunk(&mut self, bytes: &[u8], max_message: usize) {
+        let room = max_message.saturating_sub(self.content.len());
+        if bytes.len() > room {
+            self.truncated = true;
+        }
+        self.content
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// Keeps `bytes` of the current BDAT chunk, as long as the cap has room.
+    pub fn keep_chunk_bytes(&mut self, bytes: &[u8], max_message: usize) {
+        let room = max_message.saturating_sub(self.chunk.len());
+        if bytes.len() > room {
+            self.chunk_truncated = true;
+        }
+        self.chunk
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// A new BDAT chunk starts at `stream_offset`.
+    pub fn start_chunk(&mut self, stream_offset: u64) {
+        self.chunk.clear();
+        self.chunk_truncated = false;
+        self.chunk_start = stream_offset;
+    }
+
+    /// The message, ended in `frame` at `stream_end`.
+    pub fn into_message(
+        self,
+        source: MessageSource,
+        frame: u64,
+        stream_end: u64,
+        complete: bool,
+    ) -> MailMessage {
+        MailMessage {
+            source,
+            content: self.content,
+            first_frame: self.first_frame.unwrap_or(frame),
+            last_frame: frame,
+            stream_start: self.stream_start.unwrap_or(stream_end),
+            stream_end,
+            complete,
+            truncated: self.truncated || !complete,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_of_data_is_found_across_feeds_and_long_content_is_cut() {
+        let mut buf = StreamBuf::default();
+        buf.data.extend_from_slice(b"hello\r\n.");
+        assert_eq!(find_end(&mut buf, 100), DataEnd::Incomplete);
+        buf.data.extend_from_slice(b"\r\n");
+        assert_eq!(find_end(&mut buf, 100), DataEnd::Found(10));
+        let mut buf = StreamBuf::default();
+        buf.data.extend_from_slice(&[b'x'; 20]);
+        assert_eq!(find_end(&mut buf, 10), DataEnd::Cut(16));
+        assert_eq!(body_len(b"hi\r\n.\r\n"), 4);
+        assert_eq!(body_len(b".\r\n"), 0);
+    }
+
+    #[test]
+    fn the_cap_keeps_the_first_bytes_and_marks_the_rest_lost() {
+        let mut assembly = Assembly::default();
+        assembly.keep(b"abcdef", 4);
+        assembly.keep(b"gh", 4);
+        assert_eq!(assembly.content, b"abcd");
+        let message =
+            assembly.into_message(MessageSource::SmtpData { transaction: 1 }, 9, 50, true);
+        assert!(message.truncated && message.complete);
+        assert_eq!((message.first_frame, message.stream_start), (9, 50));
+    }
+}

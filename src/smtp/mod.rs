@@ -1,0 +1,16 @@
+//! SMTP (RFC 5321) with PIPELINING, CHUNKING, STARTTLS and AUTH.
+//!
+//! Bytes flow one way through this folder: `command` and `reply` type one
+//! line or one reply (pure), `session` applies them to the connection's
+//! state (pipelining queue, transactions, AUTH, TLS), `data` assembles
+//! message content into a [`crate::message::MailMessage`], and `tree`
+//! shows all of it as items.
+
+pub mod command;
+mod content;
+mod data;
+pub mod reply;
+mod session;
+mod tree;
+
+pub use session::Smtp;

@@ -1,0 +1,498 @@
+//! The SMTP session: both directions of one connection, the pipelining
+//! queue (replies paired with commands in order), the transaction state,
+//! what each reply means for the command it answers, and the switch to TLS.
+//!
+//! The client's framing depends on the server (after `354` the client sends
+//! a message, after `334` a SASL response), so feeds must come in capture
+//! order across both directions.
+
+use std::collections::VecDeque;
+
+use crate::fields::{Expert, Field};
+use crate::item::{Direction, Item, Pdu};
+use crate::limits::Limits;
+use crate::sasl::{self, Exchange, Side};
+use crate::text::{
+    command_during_sasl, gap_pdu, info_line, strip_eol, StreamBuf, TextEngine, TlsSwitch,
+};
+
+use super::command::{self, Command, CommandLine, KNOWN_VERBS};
+use super::data::Assembly;
+use super::reply::{self, Framing, Reply};
+use super::tree::{self, Answered};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum ClientMode {
+    Command,
+    /// In a SASL exchange: lines are base64 responses.
+    Auth,
+    /// DATA sent, its reply not yet seen: what follows is taken as content.
+    DataPending,
+    Data,
+    /// Inside a BDAT chunk with this many bytes still to come.
+    Bdat {
+        remaining: u64,
+        last: bool,
+        size: u64,
+    },
+}
+
+/// SMTP session state for both directions of one connection.
+#[derive(Clone, Debug)]
+pub struct Smtp {
+    pub(super) limits: Limits,
+    pub(super) client: ClientMode,
+    pub(super) tls: TlsSwitch,
+    pub(super) bufs: [StreamBuf; 2],
+    pub(super) pending: VecDeque<Answered>,
+    pub(super) auth: Option<Exchange>,
+    pub(super) greeted: bool,
+    pub(super) quit: bool,
+    pub(super) transaction: u32,
+    pub(super) in_transaction: bool,
+    pub(super) recipients: u32,
+    pub(super) message: Assembly,
+    /// `finish` was called: what is open now stays open.
+    pub(super) capture_ended: bool,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp::new(Limits::default())
+    }
+}
+
+impl Smtp {
+    pub fn new(limits: Limits) -> Self {
+        Smtp {
+            limits,
+            client: ClientMode::Command,
+            tls: TlsSwitch::default(),
+            bufs: Default::default(),
+            pending: VecDeque::new(),
+            auth: None,
+            greeted: false,
+            quit: false,
+            transaction: 0,
+            in_transaction: false,
+            recipients: 0,
+            message: Assembly::default(),
+            capture_ended: false,
+        }
+    }
+
+    /// The session inside TLS after STARTTLS: no new greeting comes (RFC 3207 4.2).
+    pub fn after_starttls(limits: Limits) -> Self {
+        Smtp {
+            greeted: true,
+            ..Smtp::new(limits)
+        }
+    }
+
+    /// The session state as users name it, at this moment.
+    pub fn state_name(&self) -> &'static str {
+        if self.tls.is_tls(Direction::ToServer) {
+            return "tls";
+        }
+        match self.client {
+            ClientMode::Auth => "auth",
+            ClientMode::Data | ClientMode::DataPending => "data",
+            ClientMode::Bdat { .. } => "bdat",
+            _ if self.quit => "quit",
+            _ if self.in_transaction && self.recipients > 0 => "rcpt",
+            _ if self.in_transaction => "mail",
+            _ if self.greeted => "ready",
+            _ => "greeting",
+        }
+    }
+
+    /// Appends bytes in stream order; returns the PDUs they complete and whether they were TLS.
+    pub fn feed(&mut self, direction: Direction, data: &[u8], frame: u64) -> (Vec<Pdu>, bool) {
+        crate::text::feed(self, direction, data, frame)
+    }
+
+    /// Bytes the capture lost: framing resumes at the next line (or after the chunk).
+    pub fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
+        let pdu = gap_pdu(&mut self.bufs[direction.index()], direction, missing, frame);
+        let mut out = vec![pdu];
+        if direction == Direction::ToClient {
+            self.bufs[1].discard_line = true;
+            return out;
+        }
+        match self.client.clone() {
+            ClientMode::Bdat {
+                remaining,
+                last,
+                size,
+            } => {
+                let lost = missing.min(remaining);
+                self.message.chunk_truncated = true;
+                self.client = ClientMode::Bdat {
+                    remaining: remaining - lost,
+                    last,
+                    size,
+                };
+                if remaining == lost {
+                    out.extend(self.end_chunk(frame));
+                }
+            }
+            // The content lost its middle; the terminator still ends it.
+            ClientMode::Data | ClientMode::DataPending => self.message.truncated = true,
+            _ => self.bufs[0].discard_line = true,
+        }
+        out
+    }
+
+    // ----- client side
+
+    fn next_client_pdu(&mut self, frame: u64) -> Option<Pdu> {
+        if self.tls.client_paused() {
+            return None;
+        }
+        match self.client.clone() {
+            ClientMode::Data | ClientMode::DataPending => self.next_data_pdu(frame),
+            ClientMode::Bdat {
+                remaining,
+                last,
+                size,
+            } => self.next_bdat_pdu(frame, remaining, last, size),
+            ClientMode::Command | ClientMode::Auth => {
+                let (offset, raw, too_long) = self.bufs[0].next_line(self.limits.max_line)?;
+                let mut pdu = Pdu::new(Direction::ToServer, frame, offset, raw);
+                if too_long {
+                    let len = pdu.bytes.len();
+                    pdu.anomaly(
+                        Expert::LineTooLong,
+                        0,
+                        len,
+                        format!(
+                            "command line longer than {} bytes; the rest of it is not kept",
+                            self.limits.max_line
+                        ),
+                    );
+                }
+                if self.client == ClientMode::Auth && command_during_sasl(&pdu.bytes, KNOWN_VERBS) {
+                    // Not base64 but a command: the client did not wait for the exchange's end.
+                    self.client = ClientMode::Command;
+                    self.command(&mut pdu);
+                    let len = pdu.bytes.len();
+                    pdu.anomaly(
+                        Expert::Violation,
+                        0,
+                        len,
+                        "command sent before the AUTH exchange ended",
+                    );
+                } else if self.client == ClientMode::Auth {
+                    let state = self.state_item(strip_eol(&pdu.bytes).len());
+                    sasl::client_line(self.auth.as_mut(), &mut pdu, state);
+                } else {
+                    self.command(&mut pdu);
+                }
+                if self.tls.take_clear_after_accept() {
+                    let len = pdu.bytes.len();
+                    pdu.anomaly(
+                        Expert::Violation,
+                        0,
+                        len,
+                        "STARTTLS was accepted but the client continued in clear text",
+                    );
+                }
+                Some(pdu)
+            }
+        }
+    }
+
+    fn state_item(&self, len: usize) -> Item {
+        Item::text(Field::SmtpState, 0, len, self.state_name())
+    }
+
+    pub(super) fn push_pending(&mut self, answered: Answered, pdu: &mut Pdu) {
+        if self.pending.len() >= self.limits.max_pending {
+            self.pending.pop_front();
+            pdu.anomaly(
+                Expert::Violation,
+                0,
+                pdu.bytes.len(),
+                format!(
+                    "more than {} commands without a reply; the oldest is forgotten",
+                    self.limits.max_pending
+                ),
+            );
+        }
+        self.pending.push_back(answered);
+    }
+
+    pub(super) fn reset_transaction(&mut self) {
+        self.in_transaction = false;
+        self.recipients = 0;
+    }
+
+    /// One command line: typed by `command::parse`, then applied to the session.
+    fn command(&mut self, pdu: &mut Pdu) {
+        let line = command::parse(strip_eol(&pdu.bytes));
+        pdu.info = info_line(
+            Direction::ToServer,
+            &crate::text::lossy(strip_eol(&pdu.bytes)),
+        );
+        let state = self.state_name();
+        for problem in &line.problems {
+            pdu.anomaly(
+                problem.expert,
+                problem.offset,
+                problem.len,
+                problem.message.clone(),
+            );
+        }
+        let transaction = self.apply_command(&line, pdu);
+        let mut request = tree::request(&line, state, transaction);
+        if let Command::Auth { mechanism, initial } = &line.command {
+            request.push(self.start_auth(&line, mechanism, initial.as_ref(), pdu));
+        }
+        pdu.items.push(request);
+        let answered = Answered {
+            verb: line.verb.clone(),
+            frame: pdu.frame,
+            path: tree::named_path(&line),
+        };
+        self.push_pending(answered, pdu);
+    }
+
+    /// What a command does to the session; the transaction to show with it.
+    fn apply_command(&mut self, line: &CommandLine, pdu: &mut Pdu) -> Option<u32> {
+        let violation =
+            |pdu: &mut Pdu, message: &str| pdu.anomaly(Expert::Violation, 0, line.len, message);
+        match &line.command {
+            Command::Hello { .. } => self.reset_transaction(),
+            Command::Mail { .. } => {
+                if self.in_transaction {
+                    violation(pdu, "MAIL FROM inside an open transaction");
+                }
+                self.transaction += 1;
+                self.in_transaction = true;
+                self.recipients = 0;
+                return Some(self.transaction);
+            }
+            Command::Rcpt { .. } => {
+                if !self.in_transaction {
+                    violation(pdu, "RCPT TO without a MAIL FROM transaction");
+                }
+                self.recipients += 1;
+                return Some(self.transaction);
+            }
+            Command::Data => {
+                if !self.in_transaction {
+                    violation(pdu, "DATA without a MAIL FROM transaction");
+                }
+                self.client = ClientMode::DataPending;
+                self.message = Assembly::default();
+                return Some(self.transaction);
+            }
+            Command::Bdat { size, last, .. } => {
+                if !self.in_transaction {
+                    violation(pdu, "BDAT without a MAIL FROM transaction");
+                }
+                let start = self.bufs[0].start;
+                self.message.start_chunk(start);
+                self.client = ClientMode::Bdat {
+                    remaining: size.value,
+                    last: *last,
+                    size: size.value,
+                };
+                return Some(self.transaction);
+            }
+            Command::Rset => self.reset_transaction(),
+            Command::Quit => self.quit = true,
+            Command::Auth { .. } | Command::StartTls | Command::Other => {}
+        }
+        None
+    }
+
+    /// AUTH: a new exchange, and its initial response if the line carries one.
+    fn start_auth(
+        &mut self,
+        line: &CommandLine,
+        mechanism: &command::Spanned<String>,
+        initial: Option<&command::Spanned<String>>,
+        pdu: &mut Pdu,
+    ) -> Item {
+        let mut exchange = Exchange::new(&mechanism.value);
+        let at = line.argument_offset();
+        let mut auth = Item::tree(Field::Auth, at, line.len - at);
+        match initial {
+            Some(initial) => {
+                let step = exchange.step(Side::Initial, &initial.value, initial.offset, pdu.frame);
+                sasl::apply_step(pdu, &mut auth, step);
+            }
+            None => auth.push(Item::text(
+                Field::AuthMechanism,
+                mechanism.offset,
+                mechanism.len,
+                exchange.mechanism(),
+            )),
+        }
+        self.auth = Some(exchange);
+        self.client = ClientMode::Auth;
+        auth
+    }
+
+    // ----- server side
+
+    fn next_server_pdu(&mut self, frame: u64) -> Option<Pdu> {
+        if self.tls.is_tls(Direction::ToClient) || !self.bufs[1].skip_discarded() {
+            return None;
+        }
+        let max_line = self.limits.max_line;
+        let max_lines = self.limits.max_reply_lines;
+        let mut pdu = match reply::frame(&self.bufs[1].data, max_line, max_lines) {
+            Framing::Incomplete => return None,
+            Framing::EndlessLine => {
+                // An endless line: hand it over as one cut line.
+                let (offset, raw, _) = self.bufs[1].next_line(max_line)?;
+                let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
+                let len = pdu.bytes.len();
+                pdu.anomaly(
+                    Expert::LineTooLong,
+                    0,
+                    len,
+                    format!("reply line longer than {max_line} bytes"),
+                );
+                pdu
+            }
+            Framing::Reply { end, cut } => {
+                let (offset, raw) = self.bufs[1].take(end);
+                let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
+                if cut {
+                    let len = pdu.bytes.len();
+                    pdu.anomaly(
+                        Expert::BadReply,
+                        0,
+                        len,
+                        format!("reply of more than {max_lines} lines; the rest is framed anew"),
+                    );
+                }
+                pdu
+            }
+        };
+        self.reply(&mut pdu);
+        Some(pdu)
+    }
+
+    /// One reply: typed by `reply::parse`, paired with the command it answers.
+    fn reply(&mut self, pdu: &mut Pdu) {
+        let reply = reply::parse(&pdu.bytes);
+        pdu.info = info_line(Direction::ToClient, &reply.first_text());
+        for problem in &reply.problems {
+            pdu.anomaly(
+                problem.expert,
+                problem.offset,
+                problem.len,
+                problem.message.clone(),
+            );
+        }
+        let state = self.state_name();
+        let Some(code) = reply.code else {
+            pdu.items.push(tree::reply(&reply, state, None, false));
+            return;
+        };
+        // Which command this answers: 334 continues AUTH, 220 before anything is the greeting.
+        let answered = if code == 334 || (!self.greeted && self.pending.is_empty()) {
+            self.pending.front().cloned()
+        } else {
+            self.pending.pop_front()
+        };
+        let is_greeting = !self.greeted && answered.is_none();
+        let mut tree = tree::reply(&reply, state, answered.as_ref(), is_greeting);
+        if is_greeting {
+            self.greeted = true;
+        }
+        let verb = answered.map(|c| c.verb).unwrap_or_default();
+        self.apply_reply(&verb, code, &reply, pdu, &mut tree);
+        pdu.items.push(tree);
+    }
+
+    /// What a reply means for the command it answers.
+    fn apply_reply(
+        &mut self,
+        verb: &str,
+        code: u16,
+        reply: &Reply,
+        pdu: &mut Pdu,
+        tree: &mut Item,
+    ) {
+        let success = (200..300).contains(&code);
+        let first_len = reply.first_line.len();
+        match verb {
+            "AUTH" if self.client == ClientMode::Auth || self.auth.is_some() => {
+                let text_at = 4.min(first_len);
+                if code == 334 {
+                    let challenge = crate::text::lossy(&reply.first_line[text_at..]);
+                    if let Some(exchange) = self.auth.as_mut() {
+                        let mut auth = Item::tree(Field::Auth, text_at, first_len - text_at);
+                        let step = exchange.step(Side::Server, &challenge, text_at, pdu.frame);
+                        // A server message never completes the client's credential.
+                        let step = sasl::StepOutput {
+                            credential: None,
+                            ..step
+                        };
+                        sasl::apply_step(pdu, &mut auth, step);
+                        tree.push(auth);
+                    }
+                } else if let Some(mut exchange) = self.auth.take() {
+                    let step = exchange.outcome(success, 0, first_len);
+                    let mut auth = Item::tree(Field::Auth, 0, first_len);
+                    sasl::apply_step(
+                        pdu,
+                        &mut auth,
+                        sasl::StepOutput {
+                            credential: None,
+                            ..step
+                        },
+                    );
+                    tree.push(auth);
+                    pdu.auth_outcome = exchange.credential_frame().map(|f| (f, success));
+                    self.client = ClientMode::Command;
+                }
+            }
+            "DATA" if self.client == ClientMode::DataPending => {
+                self.client = if code == 354 {
+                    ClientMode::Data
+                } else {
+                    ClientMode::Command
+                };
+            }
+            "MAIL" if !success => self.in_transaction = false,
+            "RCPT" if !success => self.recipients = self.recipients.saturating_sub(1),
+            "STARTTLS" if code == 220 => {
+                tree.push(Item::tree(Field::SmtpTls, 0, reply.len));
+                pdu.anomaly(
+                    Expert::Tls,
+                    0,
+                    reply.len,
+                    "STARTTLS accepted: the session continues in TLS",
+                );
+                pdu.starts_tls = true;
+                self.tls.accept();
+            }
+            _ => {}
+        }
+    }
+}
+
+impl TextEngine for Smtp {
+    fn tls(&mut self) -> &mut TlsSwitch {
+        &mut self.tls
+    }
+    fn buf(&mut self, direction: Direction) -> &mut StreamBuf {
+        &mut self.bufs[direction.index()]
+    }
+    fn next_pdu(&mut self, direction: Direction, frame: u64) -> Option<Pdu> {
+        match direction {
+            Direction::ToServer => self.next_client_pdu(frame),
+            Direction::ToClient => self.next_server_pdu(frame),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

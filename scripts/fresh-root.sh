@@ -74,6 +74,9 @@ prepare() {
     local root="$work/root"
     rm -f "$root/.complete"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # A mirror that is a dated snapshot serves sid's Release files after
+    # their Valid-Until: accept them, as the snapshot is what there is.
+    echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/99mailscope-snapshot"
     # The certificate authorities this machine trusts locally (a site's own
     # CA, a TLS-inspecting proxy) are part of "certificates" a user has.
     if [ -d /usr/local/share/ca-certificates ]; then

@@ -1,0 +1,18 @@
+//! POP3 (RFC 1939) with CAPA and STLS (RFC 2449, 2595) and AUTH (RFC 5034).
+//!
+//! As for SMTP: `command` and `response` type a line or a status line and
+//! find where blocks end (pure), `session` pairs responses with pending
+//! commands and moves the RFC 1939 state, `server` frames responses and
+//! their blocks and turns RETR and TOP content into
+//! [`crate::message::MailMessage`]s, and `tree` builds the items.
+
+pub mod command;
+pub mod response;
+mod server;
+mod session;
+mod tree;
+
+pub use session::Pop3;
+
+/// Mechanism name under which USER/PASS logins are reported.
+pub const USER_PASS: &str = "USER/PASS";

@@ -1,0 +1,233 @@
+//! The server's side of the stream: status lines and the blocks of
+//! multi-line responses (framed by the command they answer), RETR and TOP
+//! content as a [`MailMessage`], CAPA lines, AUTH mechanism lists and
+//! LIST/UIDL listings; and what is still open when the capture ends.
+
+use crate::fields::{Expert, Field};
+use crate::item::{Direction, Item, Pdu};
+use crate::message::{MailMessage, MessageSource};
+use crate::text::{find_end_of_data, lossy, strip_eol, unstuff};
+
+use super::response::{self, BlockEnd};
+use super::session::Pop3;
+use super::tree::{self, Answered};
+
+impl Pop3 {
+    pub(super) fn next_server_pdu(&mut self, frame: u64) -> Option<Pdu> {
+        if self.tls.is_tls(Direction::ToClient) {
+            return None;
+        }
+        if self.discard_block && !self.skip_block() {
+            return None;
+        }
+        let max_line = self.limits.max_line;
+        let buf = &mut self.bufs[1];
+        if !buf.skip_discarded() {
+            return None;
+        }
+        // The status line is found from the start: `scanned` belongs to the block scan.
+        let head = &buf.data[..buf.data.len().min(max_line + 1)];
+        let Some(first_len) = memchr::memchr(b'\n', head)
+            .map(|i| i + 1)
+            .filter(|n| *n <= max_line)
+        else {
+            let (offset, raw, _) = buf.next_line(max_line)?;
+            let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
+            let len = pdu.bytes.len();
+            pdu.anomaly(
+                Expert::LineTooLong,
+                0,
+                len,
+                format!("response line longer than {max_line} bytes"),
+            );
+            self.response(&mut pdu, None);
+            return Some(pdu);
+        };
+        let positive = buf.data.starts_with(b"+OK");
+        // A capture may start after the greeting: a pending command decides, not the greeting.
+        let block = positive && self.pending.front().is_some_and(|p| p.multiline);
+        if !block {
+            let (offset, raw) = buf.take(first_len);
+            let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
+            self.response(&mut pdu, None);
+            return Some(pdu);
+        }
+        self.block_first_frame.get_or_insert(frame);
+        self.next_block_pdu(frame, first_len)
+    }
+
+    /// A status line and its block, once the block's end is there.
+    fn next_block_pdu(&mut self, frame: u64, first_len: usize) -> Option<Pdu> {
+        let content = matches!(
+            self.pending.front().map(|p| p.verb.as_str()),
+            Some("RETR" | "TOP")
+        );
+        let buf = &mut self.bufs[1];
+        let end = if content {
+            response::content_end(&buf.data, buf.scanned, first_len)
+        } else {
+            response::listing_end(&buf.data, buf.scanned.max(first_len))
+        };
+        match end {
+            BlockEnd::Found { end, terminated } => {
+                let (offset, raw) = buf.take(end);
+                let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
+                if !terminated {
+                    let len = pdu.bytes.len();
+                    pdu.anomaly(
+                        Expert::BadReply,
+                        first_len,
+                        len - first_len,
+                        "multi-line response not ended by a \".\" line",
+                    );
+                }
+                self.response(&mut pdu, Some((first_len, terminated)));
+                Some(pdu)
+            }
+            BlockEnd::Incomplete { resume_at } if buf.data.len() > self.limits.max_message => {
+                buf.scanned = resume_at;
+                let keep = self.limits.max_message.max(first_len);
+                let (offset, raw) = buf.take(keep);
+                let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
+                pdu.anomaly(
+                    Expert::Truncated,
+                    0,
+                    0,
+                    format!("multi-line response over {keep} bytes is not kept"),
+                );
+                self.response(&mut pdu, Some((first_len, false)));
+                self.discard_block = true;
+                Some(pdu)
+            }
+            BlockEnd::Incomplete { resume_at } => {
+                buf.scanned = resume_at;
+                None
+            }
+        }
+    }
+
+    /// Drops the rest of a block that was cut; true once its terminating dot went by.
+    fn skip_block(&mut self) -> bool {
+        let buf = &mut self.bufs[1];
+        let from = buf.scanned.saturating_sub(4);
+        let probe_from = from.saturating_sub(1);
+        match find_end_of_data(&buf.data[probe_from..]) {
+            Some(end) => {
+                buf.take(probe_from + end);
+                self.discard_block = false;
+                true
+            }
+            None => {
+                // Keep only the last bytes, where a terminator could begin.
+                let keep = buf.data.len().min(4);
+                let drop = buf.data.len() - keep;
+                buf.take(drop);
+                buf.scanned = buf.data.len();
+                false
+            }
+        }
+    }
+
+    /// End of capture: a multi-line response still open (RETR or TOP without
+    /// its final dot, a listing) is emitted as far as it goes, marked truncated.
+    pub fn finish(&mut self, frame: u64) -> Vec<Pdu> {
+        let buf = &mut self.bufs[1];
+        let open_block = self.pending.front().is_some_and(|p| p.multiline)
+            && buf.data.starts_with(b"+OK")
+            && !self.discard_block
+            && !buf.discard_line;
+        let Some(first_len) = memchr::memchr(b'\n', &buf.data).map(|i| i + 1) else {
+            return Vec::new();
+        };
+        if !open_block {
+            return Vec::new();
+        }
+        let len = buf.data.len();
+        let (offset, raw) = buf.take(len);
+        let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
+        self.response(&mut pdu, Some((first_len, false)));
+        pdu.anomaly(
+            Expert::Truncated,
+            0,
+            0,
+            format!("the capture ends inside this response; {len} bytes of it were seen"),
+        );
+        vec![pdu]
+    }
+
+    /// Items for the block of a multi-line response, which starts at `body_at`.
+    pub(super) fn block_items(
+        &mut self,
+        pdu: &mut Pdu,
+        tree: &mut Item,
+        command: &Answered,
+        body_at: usize,
+        terminated: bool,
+    ) {
+        let first_frame = self.block_first_frame.take().unwrap_or(pdu.frame);
+        let body_end = response::body_end(&pdu.bytes, body_at, terminated);
+        let body = pdu.bytes[body_at..body_end].to_vec();
+        let verb = command.verb.as_str();
+        if matches!(verb, "RETR" | "TOP") {
+            let (content, unstuffed) = unstuff(&body);
+            tree.push(tree::content(body_at, body.len(), content.len(), unstuffed));
+            pdu.info = format!("{}, message {} bytes", pdu.info, content.len());
+            let mut numbers = command
+                .argument
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(|n| n.parse::<u64>().unwrap_or(0));
+            let number = numbers.next().unwrap_or(0);
+            let source = if verb == "TOP" {
+                MessageSource::Pop3Top {
+                    number,
+                    lines: numbers.next().unwrap_or(0),
+                }
+            } else {
+                MessageSource::Pop3Retr { number }
+            };
+            pdu.message = Some(MailMessage {
+                source,
+                content,
+                first_frame,
+                last_frame: pdu.frame,
+                stream_start: pdu.stream_offset + body_at as u64,
+                stream_end: pdu.stream_offset + pdu.bytes.len() as u64,
+                complete: terminated,
+                truncated: !terminated,
+            });
+            return;
+        }
+        let mut at = body_at;
+        for line in body.split_inclusive(|b| *b == b'\n') {
+            let text_line = strip_eol(line);
+            match verb {
+                "CAPA" => tree.push(Item::text(
+                    Field::PopCapability,
+                    at,
+                    text_line.len(),
+                    lossy(text_line),
+                )),
+                // AUTH with no mechanism: the server lists the ones it offers.
+                "AUTH" if !text_line.is_empty() => tree.push(Item::text(
+                    Field::AuthMechanism,
+                    at,
+                    text_line.len(),
+                    lossy(text_line),
+                )),
+                "LIST" | "UIDL" => match response::listing_entry(verb, text_line, at) {
+                    Some(entry) => tree.push(tree::listing(&entry)),
+                    None if !text_line.is_empty() => pdu.anomaly(
+                        Expert::BadReply,
+                        at,
+                        text_line.len(),
+                        format!("{verb} line is not \"number value\""),
+                    ),
+                    None => {}
+                },
+                _ => {}
+            }
+            at += line.len();
+        }
+    }
+}

@@ -24,7 +24,7 @@ pub struct SegmentOutput {
 }
 
 /// The protocol engine of a connection.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Engine {
     Smtp(Smtp),
     Pop3(Pop3),
@@ -67,7 +67,7 @@ impl Engine {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Connection {
     streams: [Reassembler; 2],
     engine: Engine,

@@ -12,14 +12,14 @@ use std::collections::BTreeMap;
 pub const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
 
 /// What the reassembler hands on, in stream order.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Chunk {
     Data(Vec<u8>),
     /// This many bytes are missing from the capture.
     Gap(u64),
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Reassembler {
     /// Sequence number of the next byte to deliver.
     next_seq: Option<u32>,

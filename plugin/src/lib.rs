@@ -333,78 +333,8 @@ fn build_result(
         view.internal_error = c_text(strings, &error);
     }
     for pdu in pdus.iter() {
-        let len = pdu.bytes.len();
-        let clamp = |offset: usize, span: usize| {
-            let offset = offset.min(len);
-            (offset as u32, span.min(len - offset) as u32)
-        };
-        let mut item_views = Vec::new();
-        for (item, depth) in pdu.flatten() {
-            let (offset, span) = clamp(item.offset, item.len);
-            let (text, number) = match &item.value {
-                Value::Str(s) => (c_text(strings, s), 0),
-                Value::UInt(n) => (std::ptr::null(), *n),
-                Value::Bool(b) => (std::ptr::null(), u64::from(*b)),
-                Value::None => (std::ptr::null(), 0),
-            };
-            item_views.push(MsItem {
-                field: item.field as u16,
-                depth: depth as u16,
-                kind: item.field.kind().into(),
-                offset,
-                len: span,
-                text,
-                number,
-            });
-        }
-        let mut anomaly_views = Vec::new();
-        for anomaly in &pdu.anomalies {
-            let (offset, span) = clamp(anomaly.offset, anomaly.len);
-            anomaly_views.push(MsAnomaly {
-                expert: anomaly.expert as u16,
-                offset,
-                len: span,
-                message: c_text(strings, &anomaly.message),
-            });
-        }
-        let (credential_user, credential_info, credential_secret_field) = match &pdu.credential {
-            Some(c) => {
-                let user = c.username.clone().unwrap_or_else(|| "n.a.".to_string());
-                let mut info = format!("{} authentication", c.mechanism);
-                if let Some(domain) = &c.domain {
-                    info.push_str(&format!(", domain {domain}"));
-                }
-                if let Some(host) = &c.host {
-                    info.push_str(&format!(", host {host}"));
-                }
-                (
-                    c_text(strings, &user),
-                    c_text(strings, &info),
-                    c.secret_field() as u16,
-                )
-            }
-            None => (std::ptr::null(), std::ptr::null(), 0),
-        };
-        let (message, message_len) = match &pdu.message {
-            Some(m) => (m.content.as_ptr(), m.content.len() as u32),
-            None => (std::ptr::null(), 0),
-        };
-        pdu_views.push(MsPdu {
-            to_server: pdu.direction == Direction::ToServer,
-            stream_offset: pdu.stream_offset,
-            bytes: pdu.bytes.as_ptr(),
-            len: len as u32,
-            info: c_text(strings, &pdu.info),
-            items: item_views.as_ptr(),
-            item_count: item_views.len() as u32,
-            anomalies: anomaly_views.as_ptr(),
-            anomaly_count: anomaly_views.len() as u32,
-            credential_user,
-            credential_info,
-            credential_secret_field,
-            message,
-            message_len,
-        });
+        let (view, item_views, anomaly_views) = pdu_view(pdu, strings);
+        pdu_views.push(view);
         // Moving a Vec moves its handle, not its heap buffer: the pointers stay valid.
         items.push(item_views);
         anomalies.push(anomaly_views);
@@ -412,6 +342,87 @@ fn build_result(
     view.pdus = pdu_views.as_ptr();
     view.pdu_count = pdu_views.len() as u32;
     owned
+}
+
+/// One PDU as C reads it, with the item and anomaly arrays its pointers
+/// point into (the caller keeps them alive); spans are clamped to the PDU.
+fn pdu_view(pdu: &Pdu, strings: &mut Vec<CString>) -> (MsPdu, Vec<MsItem>, Vec<MsAnomaly>) {
+    let len = pdu.bytes.len();
+    let clamp = |offset: usize, span: usize| {
+        let offset = offset.min(len);
+        (offset as u32, span.min(len - offset) as u32)
+    };
+    let mut item_views = Vec::new();
+    for (item, depth) in pdu.flatten() {
+        let (offset, span) = clamp(item.offset, item.len);
+        let (text, number) = match &item.value {
+            Value::Str(s) => (c_text(strings, s), 0),
+            Value::UInt(n) => (std::ptr::null(), *n),
+            Value::Bool(b) => (std::ptr::null(), u64::from(*b)),
+            Value::None => (std::ptr::null(), 0),
+        };
+        item_views.push(MsItem {
+            field: item.field as u16,
+            depth: depth as u16,
+            kind: item.field.kind().into(),
+            offset,
+            len: span,
+            text,
+            number,
+        });
+    }
+    let anomaly_views: Vec<MsAnomaly> = pdu
+        .anomalies
+        .iter()
+        .map(|anomaly| {
+            let (offset, span) = clamp(anomaly.offset, anomaly.len);
+            MsAnomaly {
+                expert: anomaly.expert as u16,
+                offset,
+                len: span,
+                message: c_text(strings, &anomaly.message),
+            }
+        })
+        .collect();
+    let (credential_user, credential_info, credential_secret_field) = match &pdu.credential {
+        Some(c) => {
+            let user = c.username.clone().unwrap_or_else(|| "n.a.".to_string());
+            let mut info = format!("{} authentication", c.mechanism);
+            if let Some(domain) = &c.domain {
+                info.push_str(&format!(", domain {domain}"));
+            }
+            if let Some(host) = &c.host {
+                info.push_str(&format!(", host {host}"));
+            }
+            (
+                c_text(strings, &user),
+                c_text(strings, &info),
+                c.secret_field() as u16,
+            )
+        }
+        None => (std::ptr::null(), std::ptr::null(), 0),
+    };
+    let (message, message_len) = match &pdu.message {
+        Some(m) => (m.content.as_ptr(), m.content.len() as u32),
+        None => (std::ptr::null(), 0),
+    };
+    let view = MsPdu {
+        to_server: pdu.direction == Direction::ToServer,
+        stream_offset: pdu.stream_offset,
+        bytes: pdu.bytes.as_ptr(),
+        len: len as u32,
+        info: c_text(strings, &pdu.info),
+        items: item_views.as_ptr(),
+        item_count: item_views.len() as u32,
+        anomalies: anomaly_views.as_ptr(),
+        anomaly_count: anomaly_views.len() as u32,
+        credential_user,
+        credential_info,
+        credential_secret_field,
+        message,
+        message_len,
+    };
+    (view, item_views, anomaly_views)
 }
 
 fn keep(result: Box<OwnedResult>) -> *const MsResult {
@@ -513,6 +524,21 @@ pub unsafe extern "C" fn mailscope_conn_stream(
         let out = c.stream_data(direction, bytes, u64::from(frame));
         (out.pdus, out.encrypted, out.stream_offset)
     })
+}
+
+/// What the end of the capture would complete for `conn` now (a message
+/// still open, bytes that waited behind a hole), shown on `frame`. Computed
+/// on a copy: the connection itself goes on if more segments come (a live
+/// capture). The shim asks on later passes, at the conversation's last frame.
+///
+/// # Safety
+/// `conn` comes from `mailscope_conn_new`.
+#[no_mangle]
+pub unsafe extern "C" fn mailscope_conn_at_end(
+    conn: *mut PluginConnection,
+    frame: u32,
+) -> *const MsResult {
+    run(conn, |c| (c.clone().finish(u64::from(frame)), false, None))
 }
 
 /// Whether field `index` carries a secret the "show passwords" preference hides.

@@ -79,12 +79,20 @@ static mail_bool_pref pref_show_passwords = TRUE;
 static mail_bool_pref pref_imf = TRUE;
 
 /* Per conversation: the protocol, who the server is, and the core's connections. */
+/* One byte stream of a conversation as the core parses it. */
+typedef struct {
+    PluginConnection *conn;
+    guint32 last_frame;        /* the last frame the first pass fed it */
+    guint32 at_end_frame;      /* the frame `at_end` was computed for */
+    const MsResult *at_end;    /* what only the end of the capture completes */
+} mail_stream_t;
+
 typedef struct {
     MsProtocol protocol;
     address server_addr;
     guint32 server_port;
-    PluginConnection *conn;     /* the TCP stream as captured */
-    PluginConnection *inner;    /* decrypted TLS after STARTTLS/STLS, or on 465/995 */
+    mail_stream_t outer;        /* the TCP stream as captured */
+    mail_stream_t inner;        /* decrypted TLS after STARTTLS/STLS, or on 465/995 */
     gboolean tls_started;
 } mail_conv_t;
 
@@ -117,7 +125,7 @@ static mail_conv_t *new_conv(packet_info *pinfo, MsProtocol protocol, gboolean s
             copy_address_wmem(wmem_file_scope(), &conv->server_addr, &pinfo->dst);
             conv->server_port = pinfo->destport;
         }
-        conv->conn = mailscope_conn_new(protocol);
+        conv->outer.conn = mailscope_conn_new(protocol);
         conversation_add_proto_data(conversation, proto_mail, conv);
     }
     return conv;
@@ -236,13 +244,30 @@ static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
     }
 }
 
+/* Once every frame has been seen (a later pass: tshark -2, or the GUI
+ * showing a frame), the stream's last frame also shows what only the end of
+ * the capture completes: a message still open, bytes behind a hole. A
+ * single pass cannot know which frame is last. */
+static void show_at_end(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const mail_conv_t *conv,
+                        mail_stream_t *stream)
+{
+    if (!PINFO_FD_VISITED(pinfo) || !stream->conn || pinfo->num != stream->last_frame)
+        return;
+    if (stream->at_end_frame != stream->last_frame) {
+        stream->at_end = mailscope_conn_at_end(stream->conn, pinfo->num);
+        stream->at_end_frame = stream->last_frame;
+    }
+    if (stream->at_end && (stream->at_end->pdu_count > 0 || stream->at_end->internal_error))
+        show_result(tvb, pinfo, tree, conv, stream->at_end, "Mail PDU at the end of the capture");
+}
+
 static const MsResult *first_pass(tvbuff_t *tvb, packet_info *pinfo, mail_conv_t *conv, PluginConnection *conn,
                                    struct tcpinfo *tcpinfo)
 {
     guint len = tvb_captured_length(tvb);
     const guint8 *bytes = len ? tvb_get_ptr(tvb, 0, len) : NULL;
     bool to_server = !from_server(conv, pinfo);
-    if (tcpinfo && pref_reassemble && conn == conv->conn)
+    if (tcpinfo && pref_reassemble && conn == conv->outer.conn)
         return mailscope_conn_segment(conn, to_server, tcpinfo->seq, tcpinfo->lastackseq,
                                       (tcpinfo->flags & TH_ACK) != 0, bytes, len, pinfo->num);
     return mailscope_conn_stream(conn, to_server, bytes, len, pinfo->num);
@@ -251,22 +276,23 @@ static const MsResult *first_pass(tvbuff_t *tvb, packet_info *pinfo, mail_conv_t
 static int dissect_with(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, mail_conv_t *conv, gboolean decrypted,
                         struct tcpinfo *tcpinfo)
 {
-    PluginConnection *conn;
+    mail_stream_t *stream;
     mail_frame_t *frame;
     guint key = pinfo->curr_layer_num;
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, mailscope_protocol_column(conv->protocol));
     col_clear(pinfo->cinfo, COL_INFO);
 
+    stream = decrypted ? &conv->inner : &conv->outer;
     frame = (mail_frame_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mail, key);
     if (!frame && !PINFO_FD_VISITED(pinfo)) {
-        if (decrypted && !conv->inner)
-            conv->inner = conv->tls_started ? mailscope_conn_new_after_starttls(conv->protocol)
-                                            : mailscope_conn_new(conv->protocol);
-        conn = decrypted ? conv->inner : conv->conn;
+        if (decrypted && !conv->inner.conn)
+            conv->inner.conn = conv->tls_started ? mailscope_conn_new_after_starttls(conv->protocol)
+                                                 : mailscope_conn_new(conv->protocol);
         frame = wmem_new0(wmem_file_scope(), mail_frame_t);
-        frame->result = first_pass(tvb, pinfo, conv, conn, decrypted ? NULL : tcpinfo);
+        frame->result = first_pass(tvb, pinfo, conv, stream->conn, decrypted ? NULL : tcpinfo);
         p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, key, frame);
+        stream->last_frame = pinfo->num;
     }
     if (!frame || !frame->result) {
         proto_tree_add_item(tree, proto_mail, tvb, 0, -1, ENC_NA);
@@ -289,6 +315,7 @@ static int dissect_with(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, mai
                      tvb_reported_length(tvb));
     }
     show_result(tvb, pinfo, tree, conv, frame->result, decrypted ? "Decrypted mail PDU" : "Reassembled mail PDU");
+    show_at_end(tvb, pinfo, tree, conv, stream);
     return tvb_captured_length(tvb);
 }
 

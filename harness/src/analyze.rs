@@ -77,6 +77,90 @@ struct Flow {
     state: FlowState,
 }
 
+impl Flow {
+    fn syn(&mut self, segment: &TcpSegment<'_>) {
+        if segment.rst {
+            return;
+        }
+        self.first_seq
+            .insert(segment.src, segment.seq.wrapping_add(1));
+        // A new SYN on a finished 4-tuple starts a new connection.
+        if matches!(self.state, FlowState::Mail { .. }) && segment.ack.is_none() {
+            self.state = FlowState::Undecided { payloads: 0 };
+            self.first_seq
+                .retain(|endpoint, _| *endpoint == segment.src);
+        }
+    }
+
+    /// An undecided flow's next payload: by port (destination first, then
+    /// source) or by content, it becomes mail connection `id`, or is counted
+    /// towards giving up.
+    fn decide(
+        &mut self,
+        segment: &TcpSegment<'_>,
+        (by_port_dst, by_port_src): (Option<Protocol>, Option<Protocol>),
+        id: usize,
+    ) -> Option<ConnectionInfo> {
+        let by_port = by_port_dst.is_some() || by_port_src.is_some();
+        let decided = if let Some(protocol) = by_port_dst {
+            Some((protocol, segment.src, segment.dst))
+        } else if let Some(protocol) = by_port_src {
+            Some((protocol, segment.dst, segment.src))
+        } else {
+            detect::by_content(segment.payload).map(|(protocol, direction)| match direction {
+                Direction::ToServer => (protocol, segment.src, segment.dst),
+                Direction::ToClient => (protocol, segment.dst, segment.src),
+            })
+        };
+        let Some((protocol, client, server)) = decided else {
+            self.undecided_end.insert(
+                segment.src,
+                segment.seq.wrapping_add(segment.payload.len() as u32),
+            );
+            if let FlowState::Undecided { payloads } = &mut self.state {
+                *payloads += 1;
+                if *payloads >= DETECTION_PACKETS {
+                    self.state = FlowState::NotMail;
+                }
+            }
+            return None;
+        };
+        let mut connection = Box::new(Connection::new(protocol));
+        for (endpoint, direction) in [(client, Direction::ToServer), (server, Direction::ToClient)]
+        {
+            // Found by content: the mail protocol starts with this segment,
+            // after whatever each side sent before it (a tunnel's set-up).
+            let start = if by_port {
+                self.first_seq.get(&endpoint).copied()
+            } else if endpoint == segment.src {
+                Some(segment.seq)
+            } else {
+                self.undecided_end
+                    .get(&endpoint)
+                    .or(self.first_seq.get(&endpoint))
+                    .copied()
+            };
+            if let Some(seq) = start {
+                connection.start_at(direction, seq);
+            }
+        }
+        self.undecided_end.clear();
+        self.state = FlowState::Mail {
+            id,
+            client,
+            connection,
+        };
+        Some(ConnectionInfo {
+            id,
+            protocol,
+            client,
+            server,
+            first_frame: segment.frame,
+            last_frame: segment.frame,
+        })
+    }
+}
+
 fn flow_key(a: Endpoint, b: Endpoint) -> (Endpoint, Endpoint) {
     if a <= b {
         (a, b)
@@ -113,92 +197,28 @@ impl Analyzer {
 
     pub fn segment(&mut self, segment: TcpSegment<'_>) {
         let key = flow_key(segment.src, segment.dst);
-        let by_port_dst = self.protocol_on_port(segment.dst.1);
-        let by_port_src = self.protocol_on_port(segment.src.1);
+        let by_port = (
+            self.protocol_on_port(segment.dst.1),
+            self.protocol_on_port(segment.src.1),
+        );
         let flow = self.flows.entry(key).or_insert_with(|| Flow {
             first_seq: HashMap::new(),
             undecided_end: HashMap::new(),
             state: FlowState::Undecided { payloads: 0 },
         });
         if segment.syn {
-            if segment.rst {
-                return;
-            }
-            flow.first_seq
-                .insert(segment.src, segment.seq.wrapping_add(1));
-            // A new SYN on a finished 4-tuple starts a new connection.
-            if matches!(flow.state, FlowState::Mail { .. }) && segment.ack.is_none() {
-                flow.state = FlowState::Undecided { payloads: 0 };
-                flow.first_seq
-                    .retain(|endpoint, _| *endpoint == segment.src);
-            }
+            flow.syn(&segment);
             return;
         }
         if segment.payload.is_empty() {
             return;
         }
-        if let FlowState::Undecided { payloads } = &mut flow.state {
-            let by_port = by_port_dst.is_some() || by_port_src.is_some();
-            let decided = if let Some(protocol) = by_port_dst {
-                Some((protocol, segment.src, segment.dst))
-            } else if let Some(protocol) = by_port_src {
-                Some((protocol, segment.dst, segment.src))
-            } else {
-                detect::by_content(segment.payload).map(|(protocol, direction)| match direction {
-                    Direction::ToServer => (protocol, segment.src, segment.dst),
-                    Direction::ToClient => (protocol, segment.dst, segment.src),
-                })
+        if matches!(flow.state, FlowState::Undecided { .. }) {
+            let id = self.report.connections.len() + 1;
+            let Some(info) = flow.decide(&segment, by_port, id) else {
+                return;
             };
-            match decided {
-                Some((protocol, client, server)) => {
-                    let id = self.report.connections.len() + 1;
-                    let mut connection = Box::new(Connection::new(protocol));
-                    for (endpoint, direction) in
-                        [(client, Direction::ToServer), (server, Direction::ToClient)]
-                    {
-                        // Found by content: the mail protocol starts with this
-                        // segment, after whatever each side sent before it.
-                        let start = if endpoint == segment.src && !by_port {
-                            Some(segment.seq)
-                        } else if by_port {
-                            flow.first_seq.get(&endpoint).copied()
-                        } else {
-                            flow.undecided_end
-                                .get(&endpoint)
-                                .or(flow.first_seq.get(&endpoint))
-                                .copied()
-                        };
-                        if let Some(seq) = start {
-                            connection.start_at(direction, seq);
-                        }
-                    }
-                    flow.undecided_end.clear();
-                    self.report.connections.push(ConnectionInfo {
-                        id,
-                        protocol,
-                        client,
-                        server,
-                        first_frame: segment.frame,
-                        last_frame: segment.frame,
-                    });
-                    flow.state = FlowState::Mail {
-                        id,
-                        client,
-                        connection,
-                    };
-                }
-                None => {
-                    flow.undecided_end.insert(
-                        segment.src,
-                        segment.seq.wrapping_add(segment.payload.len() as u32),
-                    );
-                    *payloads += 1;
-                    if *payloads >= DETECTION_PACKETS {
-                        flow.state = FlowState::NotMail;
-                    }
-                    return;
-                }
-            }
+            self.report.connections.push(info);
         }
         let FlowState::Mail {
             id,

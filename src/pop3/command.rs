@@ -2,8 +2,8 @@
 //! items; problems the line alone shows travel with it.
 
 use crate::fields::Expert;
-use crate::smtp::command::{Problem, Spanned};
-use crate::text::lossy;
+use crate::text::VerbLine;
+use crate::text::{Problem, Spanned};
 
 /// Commands of RFC 1939, 2449, 2595, 5034 and 6856, and old common ones.
 pub const KNOWN_VERBS: &[&str] = &[
@@ -66,17 +66,16 @@ impl CommandLine {
 
 /// Parses one command line (without its line ending).
 pub fn parse(line: &[u8]) -> CommandLine {
-    let len = line.len();
-    let verb_len = line.iter().position(|b| *b == b' ').unwrap_or(len);
-    let verb = lossy(&line[..verb_len]).to_ascii_uppercase();
-    let arg_offset = (verb_len + 1).min(len);
-    let argument_text = lossy(&line[arg_offset..]);
+    let split = VerbLine::split(line);
+    let VerbLine {
+        len,
+        verb_len,
+        argument_offset: arg_offset,
+        ..
+    } = split;
+    let argument = split.argument();
+    let (verb, argument_text) = (split.verb, split.argument_text);
     let arg_len = len - arg_offset;
-    let argument = (arg_offset < len).then(|| Spanned {
-        offset: arg_offset,
-        len: arg_len,
-        value: argument_text.clone(),
-    });
     let words: Vec<&str> = argument_text.split(' ').filter(|w| !w.is_empty()).collect();
     let mut problems = Vec::new();
     if !KNOWN_VERBS.contains(&verb.as_str()) {

@@ -3,10 +3,12 @@
 //! As for SMTP: `command` and `response` type a line or a status line and
 //! find where blocks end (pure), `session` pairs responses with pending
 //! commands and moves the RFC 1939 state, `server` frames responses and
-//! their blocks and turns RETR and TOP content into
-//! [`crate::message::MailMessage`]s, and `tree` builds the items.
+//! their blocks, `data` turns RETR and TOP content into
+//! [`crate::message::MailMessage`]s and reads listings, and `tree` builds
+//! the items.
 
 pub mod command;
+mod data;
 pub mod response;
 mod server;
 mod session;

@@ -5,8 +5,8 @@
 
 use crate::fields::Expert;
 use crate::output::item::display_text;
-use crate::smtp::command::{Problem, Spanned};
 use crate::text::{find_end_of_data, lossy, strip_eol};
+use crate::text::{Problem, Spanned};
 
 /// The status indicator of a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,7 +10,8 @@ use crate::item::{Credential, Direction, Item, Pdu};
 use crate::limits::Limits;
 use crate::sasl::{self, Exchange, Side};
 use crate::text::{
-    command_during_sasl, gap_pdu, info_line, lossy, strip_eol, StreamBuf, TextEngine, TlsSwitch,
+    command_during_sasl, flag_clear_after_accept, gap_pdu, info_line, lossy, next_client_line,
+    strip_eol, StreamBuf, TextEngine, TlsSwitch,
 };
 
 use super::command::{self, Command, CommandLine, KNOWN_VERBS};
@@ -129,20 +130,7 @@ impl Pop3 {
         if self.tls.client_paused() {
             return None;
         }
-        let (offset, raw, too_long) = self.bufs[0].next_line(self.limits.max_line)?;
-        let mut pdu = Pdu::new(Direction::ToServer, frame, offset, raw);
-        if too_long {
-            let len = pdu.bytes.len();
-            pdu.anomaly(
-                Expert::LineTooLong,
-                0,
-                len,
-                format!(
-                    "command line longer than {} bytes; the rest of it is not kept",
-                    self.limits.max_line
-                ),
-            );
-        }
+        let mut pdu = next_client_line(&mut self.bufs[0], self.limits.max_line, frame)?;
         if self.client == ClientMode::Auth && !command_during_sasl(&pdu.bytes, KNOWN_VERBS) {
             let state = self.state_item(strip_eol(&pdu.bytes).len());
             sasl::client_line(self.auth.as_mut(), &mut pdu, state);
@@ -159,15 +147,7 @@ impl Pop3 {
             }
             self.command(&mut pdu);
         }
-        if self.tls.take_clear_after_accept() {
-            let len = pdu.bytes.len();
-            pdu.anomaly(
-                Expert::Violation,
-                0,
-                len,
-                "STLS was accepted but the client continued in clear text",
-            );
-        }
+        flag_clear_after_accept(&mut self.tls, &mut pdu, "STLS");
         Some(pdu)
     }
 

@@ -3,7 +3,7 @@
 
 use crate::fields::Field;
 use crate::item::{Credential, Item};
-use crate::smtp::command::Spanned;
+use crate::text::Spanned;
 
 use super::command::{Command, CommandLine};
 use super::response::{ListingEntry, ListingValue, Status};

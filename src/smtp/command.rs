@@ -4,7 +4,8 @@
 //! travel with the command as [`Problem`]s.
 
 use crate::fields::Expert;
-use crate::text::lossy;
+use crate::text::VerbLine;
+pub use crate::text::{Problem, Spanned};
 
 /// Commands of RFC 5321 and its extensions, and common vendor ones.
 pub const KNOWN_VERBS: &[&str] = &[
@@ -40,29 +41,6 @@ pub const KNOWN_VERBS: &[&str] = &[
     "LHLO",
     "BURL",
 ];
-
-/// A value and the bytes of the line it came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Spanned<T> {
-    pub offset: usize,
-    pub len: usize,
-    pub value: T,
-}
-
-impl<T> Spanned<T> {
-    fn new(offset: usize, len: usize, value: T) -> Self {
-        Spanned { offset, len, value }
-    }
-}
-
-/// Something wrong with a line that does not stop it from being a command.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    pub expert: Expert,
-    pub offset: usize,
-    pub len: usize,
-    pub message: String,
-}
 
 /// What a command asks for, as far as the line says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,13 +102,15 @@ impl CommandLine {
 
 /// Parses one command line (without its line ending).
 pub fn parse(line: &[u8]) -> CommandLine {
-    let len = line.len();
-    let verb_len = line.iter().position(|b| *b == b' ').unwrap_or(len);
-    let verb = lossy(&line[..verb_len]).to_ascii_uppercase();
-    let arg_offset = (verb_len + 1).min(len);
-    let argument_text = lossy(&line[arg_offset..]);
-    let argument = (arg_offset < len)
-        .then(|| Spanned::new(arg_offset, len - arg_offset, argument_text.clone()));
+    let split = VerbLine::split(line);
+    let VerbLine {
+        len,
+        verb_len,
+        argument_offset: arg_offset,
+        ..
+    } = split;
+    let argument = split.argument();
+    let (verb, argument_text) = (split.verb, split.argument_text);
     let mut problems = Vec::new();
     if !KNOWN_VERBS.contains(&verb.as_str()) {
         let printable = verb

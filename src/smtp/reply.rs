@@ -4,9 +4,7 @@
 
 use crate::fields::Expert;
 use crate::output::item::display_text;
-use crate::text::{lossy, strip_eol};
-
-use super::command::Problem;
+use crate::text::{lossy, strip_eol, Problem};
 
 /// Where the next reply ends in the buffered server bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,7 +13,8 @@ use crate::item::{Direction, Item, Pdu};
 use crate::limits::Limits;
 use crate::sasl::{self, Exchange, Side};
 use crate::text::{
-    command_during_sasl, gap_pdu, info_line, strip_eol, StreamBuf, TextEngine, TlsSwitch,
+    command_during_sasl, flag_clear_after_accept, gap_pdu, info_line, next_client_line, strip_eol,
+    StreamBuf, TextEngine, TlsSwitch,
 };
 
 use super::command::{self, Command, CommandLine, KNOWN_VERBS};
@@ -157,20 +158,7 @@ impl Smtp {
                 size,
             } => self.next_bdat_pdu(frame, remaining, last, size),
             ClientMode::Command | ClientMode::Auth => {
-                let (offset, raw, too_long) = self.bufs[0].next_line(self.limits.max_line)?;
-                let mut pdu = Pdu::new(Direction::ToServer, frame, offset, raw);
-                if too_long {
-                    let len = pdu.bytes.len();
-                    pdu.anomaly(
-                        Expert::LineTooLong,
-                        0,
-                        len,
-                        format!(
-                            "command line longer than {} bytes; the rest of it is not kept",
-                            self.limits.max_line
-                        ),
-                    );
-                }
+                let mut pdu = next_client_line(&mut self.bufs[0], self.limits.max_line, frame)?;
                 if self.client == ClientMode::Auth && command_during_sasl(&pdu.bytes, KNOWN_VERBS) {
                     // Not base64 but a command: the client did not wait for the exchange's end.
                     self.client = ClientMode::Command;
@@ -188,15 +176,7 @@ impl Smtp {
                 } else {
                     self.command(&mut pdu);
                 }
-                if self.tls.take_clear_after_accept() {
-                    let len = pdu.bytes.len();
-                    pdu.anomaly(
-                        Expert::Violation,
-                        0,
-                        len,
-                        "STARTTLS was accepted but the client continued in clear text",
-                    );
-                }
+                flag_clear_after_accept(&mut self.tls, &mut pdu, "STARTTLS");
                 Some(pdu)
             }
         }

@@ -5,11 +5,13 @@
 mod dot;
 mod framing;
 mod info;
+mod spanned;
 mod tls;
 
 pub(crate) use dot::{find_end_of_data, unstuff};
 pub(crate) use framing::{lossy, strip_eol, StreamBuf};
 pub(crate) use info::info_line;
+pub use spanned::{Problem, Spanned, VerbLine};
 pub(crate) use tls::TlsSwitch;
 
 use crate::fields::Expert;
@@ -51,6 +53,36 @@ pub(crate) fn feed(
         }
     }
     (pdus, false)
+}
+
+/// The next client line as a PDU, flagged when it was cut at `max_line`.
+pub(crate) fn next_client_line(buf: &mut StreamBuf, max_line: usize, frame: u64) -> Option<Pdu> {
+    let (offset, raw, too_long) = buf.next_line(max_line)?;
+    let mut pdu = Pdu::new(Direction::ToServer, frame, offset, raw);
+    if too_long {
+        let len = pdu.bytes.len();
+        pdu.anomaly(
+            Expert::LineTooLong,
+            0,
+            len,
+            format!("command line longer than {max_line} bytes; the rest of it is not kept"),
+        );
+    }
+    Some(pdu)
+}
+
+/// Flags the first client line after an accepted `command` (STARTTLS, STLS)
+/// that TLS never followed.
+pub(crate) fn flag_clear_after_accept(tls: &mut TlsSwitch, pdu: &mut Pdu, command: &str) {
+    if tls.take_clear_after_accept() {
+        let len = pdu.bytes.len();
+        pdu.anomaly(
+            Expert::Violation,
+            0,
+            len,
+            format!("{command} was accepted but the client continued in clear text"),
+        );
+    }
 }
 
 /// Bytes the capture lost: drops what `buf` held, moves past the hole, and

@@ -40,12 +40,16 @@ fn plugin_library() -> PathBuf {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).unwrap();
     let built = modified(&path);
     let mut sources = vec![root().join("fields.table")];
-    for dir in ["src", "plugin/src"] {
-        sources.extend(
-            std::fs::read_dir(root().join(dir))
-                .unwrap()
-                .map(|e| e.unwrap().path()),
-        );
+    let mut dirs = vec![root().join("src"), root().join("plugin/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                sources.push(path);
+            }
+        }
     }
     for source in sources {
         assert!(

@@ -1,0 +1,68 @@
+//! What the line parsers of both protocols return besides their typed
+//! values: spans, and the problems a line alone shows.
+
+use crate::fields::Expert;
+
+/// A value and the bytes of the line it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub offset: usize,
+    pub len: usize,
+    pub value: T,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(offset: usize, len: usize, value: T) -> Self {
+        Spanned { offset, len, value }
+    }
+}
+
+/// Something wrong with a line that does not stop it from being a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub expert: Expert,
+    pub offset: usize,
+    pub len: usize,
+    pub message: String,
+}
+
+/// A command line cut into its verb and its argument, as SMTP and POP3 both
+/// write them: `VERB` or `VERB argument`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerbLine {
+    /// Length of the line without its line ending.
+    pub len: usize,
+    /// The verb, upper-cased.
+    pub verb: String,
+    pub verb_len: usize,
+    /// Where the argument starts (the line's end when there is none).
+    pub argument_offset: usize,
+    /// The argument's text ("" when there is none).
+    pub argument_text: String,
+}
+
+impl VerbLine {
+    pub fn split(line: &[u8]) -> Self {
+        let len = line.len();
+        let verb_len = line.iter().position(|b| *b == b' ').unwrap_or(len);
+        let argument_offset = (verb_len + 1).min(len);
+        VerbLine {
+            len,
+            verb: super::lossy(&line[..verb_len]).to_ascii_uppercase(),
+            verb_len,
+            argument_offset,
+            argument_text: super::lossy(&line[argument_offset..]),
+        }
+    }
+
+    /// The argument and its span, if there is one.
+    pub fn argument(&self) -> Option<Spanned<String>> {
+        (self.argument_offset < self.len).then(|| {
+            Spanned::new(
+                self.argument_offset,
+                self.len - self.argument_offset,
+                self.argument_text.clone(),
+            )
+        })
+    }
+}

@@ -5,21 +5,16 @@
 #   scripts/install-plugin.sh --system    the global plugin folder (as root;
 #                                         root's tshark ignores personal plugins)
 #   scripts/install-plugin.sh --remove [--system]   removes it again
-#   scripts/install-plugin.sh --tcp-prefs  also sets the two TCP preferences
-#                                         under which TCP hands mailscope every
-#                                         segment (see README, "TCP settings")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 system=0
 remove=0
-tcp_prefs=0
 for arg in "$@"; do
     case "$arg" in
         --system) system=1 ;;
         --remove) remove=1 ;;
-        --tcp-prefs) tcp_prefs=1 ;;
-        *) echo "usage: $0 [--system] [--remove] [--tcp-prefs]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--system] [--remove]" >&2; exit 2 ;;
     esac
 done
 
@@ -45,15 +40,4 @@ install -m 0644 target/release/libmailscope.so "$dest/mailscope.so"
 echo "installed $dest/mailscope.so (Wireshark $version)"
 if [ $system -eq 0 ] && [ "$(id -u)" -eq 0 ]; then
     echo "note: tshark run as root ignores personal plugins; use --system for root" >&2
-fi
-
-if [ $tcp_prefs -eq 1 ]; then
-    prefs="$HOME/.config/wireshark/preferences"
-    mkdir -p "$(dirname "$prefs")"
-    touch "$prefs"
-    for pref in "tcp.desegment_tcp_streams: FALSE" "tcp.no_subdissector_on_error: FALSE"; do
-        key=${pref%%:*}
-        grep -q "^$key:" "$prefs" && sed -i "s/^$key:.*/$pref/" "$prefs" || echo "$pref" >> "$prefs"
-    done
-    echo "set tcp.desegment_tcp_streams and tcp.no_subdissector_on_error to FALSE in $prefs"
 fi

@@ -124,12 +124,6 @@ pub extern "C" fn mailscope_expert_internal() -> u32 {
     Expert::Internal as u32
 }
 
-/// Index of the gap expert info (bytes missing from the stream).
-#[no_mangle]
-pub extern "C" fn mailscope_expert_gap() -> u32 {
-    Expert::Gap as u32
-}
-
 /// The ports dissected without looking at content, as a Wireshark range string (`25,110,587,2525`).
 #[no_mangle]
 pub extern "C" fn mailscope_default_ports() -> *const c_char {

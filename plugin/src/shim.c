@@ -17,7 +17,6 @@
 #include <epan/conversation.h>
 #include <epan/expert.h>
 #include <epan/prefs.h>
-#include <epan/prefs-int.h>
 #include <epan/proto_data.h>
 #include <epan/range.h>
 #include <epan/tap.h>
@@ -37,6 +36,13 @@ typedef bool mail_heur_result;
 #else
 typedef gboolean mail_bool_pref;
 typedef gboolean mail_heur_result;
+#endif
+
+#if MAIL_WS_AT_LEAST(4, 2)
+/* 4.2 made a field's value a pointer. */
+#define MAIL_FIELD_VALUE(fi) ((fi)->value)
+#else
+#define MAIL_FIELD_VALUE(fi) (&(fi)->value)
 #endif
 
 /* ---- the Rust side: its ABI, generated from plugin/src/abi.rs and lib.rs ---- */
@@ -69,7 +75,18 @@ static guint field_count;
 static guint expert_count;
 static int credentials_tap = -1;
 
+/* TCP's fields the postdissector reads, looked up by name at hand-off. */
+static int hf_tcp_payload = -1;
+static int hf_tcp_seq = -1;
+static int hf_tcp_ack = -1;
+static int hf_tcp_flags = -1;
+
+/* Per-frame data keys besides the layer numbers the dissector uses. */
+#define MAIL_KEY_SEEN 0x10000  /* the dissector took this frame's segment */
+#define MAIL_KEY_POST 0x10001  /* what the postdissector fed from this frame */
+
 static dissector_handle_t mail_handle;
+static dissector_handle_t mail_post_handle;
 static dissector_handle_t mail_tls_handle;
 static dissector_handle_t imf_handle;
 static dissector_handle_t tls_handle;
@@ -99,6 +116,9 @@ typedef struct {
 /* Per frame (and layer): what the first pass produced. */
 typedef struct {
     const MsResult *result;
+    /* The TCP payload the postdissector fed, as a span of the frame. */
+    gint payload_start;
+    gint payload_len;
 } mail_frame_t;
 
 static void mail_cleanup(void)
@@ -134,18 +154,6 @@ static mail_conv_t *new_conv(packet_info *pinfo, MsProtocol protocol, gboolean s
 static gboolean from_server(const mail_conv_t *conv, packet_info *pinfo)
 {
     return pinfo->srcport == conv->server_port && addresses_equal(&pinfo->src, &conv->server_addr);
-}
-
-/* True when TCP's settings keep some segments from subdissectors: then a
- * reported gap may be bytes TCP did not pass on rather than bytes the
- * capture lacks. */
-static gboolean tcp_withholds_segments(void)
-{
-    module_t *tcp = prefs_find_module("tcp");
-    pref_t *desegment = tcp ? prefs_find_preference(tcp, "desegment_tcp_streams") : NULL;
-    pref_t *no_sub = tcp ? prefs_find_preference(tcp, "no_subdissector_on_error") : NULL;
-    return (desegment && prefs_get_bool_value(desegment, pref_current)) ||
-           (no_sub && prefs_get_bool_value(no_sub, pref_current));
 }
 
 /* Adds one PDU's items; `tvb` holds the PDU's bytes from `base` on. */
@@ -187,13 +195,7 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
     }
     for (guint32 i = 0; i < pdu->anomaly_count; i++) {
         const MsAnomaly *anomaly = &pdu->anomalies[i];
-        if (anomaly->expert == mailscope_expert_gap() && tcp_withholds_segments())
-            expert_add_info_format(pinfo, top, &ei_ids[anomaly->expert],
-                                   "%s (TCP preferences withhold out-of-order and retransmitted segments from "
-                                   "mailscope: set tcp.desegment_tcp_streams and tcp.no_subdissector_on_error "
-                                   "to FALSE)", anomaly->message);
-        else
-            expert_add_info_format(pinfo, top, &ei_ids[anomaly->expert], "%s", anomaly->message);
+        expert_add_info_format(pinfo, top, &ei_ids[anomaly->expert], "%s", anomaly->message);
     }
     return top;
 }
@@ -292,6 +294,7 @@ static int dissect_with(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, mai
         frame = wmem_new0(wmem_file_scope(), mail_frame_t);
         frame->result = first_pass(tvb, pinfo, conv, stream->conn, decrypted ? NULL : tcpinfo);
         p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, key, frame);
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, MAIL_KEY_SEEN, GUINT_TO_POINTER(1));
         stream->last_frame = pinfo->num;
     }
     if (!frame || !frame->result) {
@@ -355,12 +358,17 @@ static mail_conv_t *conv_for_port(tvbuff_t *tvb, packet_info *pinfo, gboolean im
 
 static int dissect_mail(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
+    /* A segment quoted inside an ICMP error is a truncated copy, not data. */
+    if (pinfo->flags.in_error_pkt)
+        return 0;
     return dissect_with(tvb, pinfo, tree, conv_for_port(tvb, pinfo, FALSE), FALSE, (struct tcpinfo *)data);
 }
 
 /* Any other port: the same content rules the harness applies. */
 static mail_heur_result dissect_mail_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
+    if (pinfo->flags.in_error_pkt)
+        return FALSE;
     mail_conv_t *conv = find_conv(pinfo);
     if (!conv) {
         bool to_server = 0;
@@ -378,6 +386,72 @@ static mail_heur_result dissect_mail_heur(tvbuff_t *tvb, packet_info *pinfo, pro
 static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
 {
     return dissect_with(tvb, pinfo, tree, conv_for_port(tvb, pinfo, TRUE), TRUE, NULL);
+}
+
+/* The only field of `hf` in the tree, or NULL when there is none or several. */
+static field_info *single_field(proto_tree *tree, int hf)
+{
+    GPtrArray *found = hf < 0 ? NULL : proto_get_finfo_ptr_array(tree, hf);
+    return found && found->len == 1 ? (field_info *)g_ptr_array_index(found, 0) : NULL;
+}
+
+/* At Wireshark's default TCP preferences, retransmitted and out-of-order
+ * segments are withheld from subdissectors, yet they may carry bytes no
+ * other segment had (a sender re-segmenting after an ICMP "fragmentation
+ * needed"). TCP still puts their payload in the tree: this postdissector
+ * hands those segments of mail conversations to the same reassembly, in
+ * capture order, so the result does not depend on TCP's settings. */
+static mail_frame_t *post_first_pass(tvbuff_t *frame_tvb, packet_info *pinfo, proto_tree *tree)
+{
+    if (!tree || p_get_proto_data(wmem_file_scope(), pinfo, proto_mail, MAIL_KEY_SEEN))
+        return NULL;
+    /* A segment quoted inside an ICMP error is a truncated copy, not data. */
+    if (proto_is_frame_protocol(pinfo->layers, "icmp") || proto_is_frame_protocol(pinfo->layers, "icmpv6"))
+        return NULL;
+    field_info *payload = single_field(tree, hf_tcp_payload);
+    field_info *seq = single_field(tree, hf_tcp_seq);
+    /* Only a payload that is plain bytes of the frame (the span is kept for later passes). */
+    if (!payload || !seq || payload->length <= 0 || payload->ds_tvb != frame_tvb)
+        return NULL;
+    conversation_t *conversation = find_conversation_pinfo(pinfo, 0);
+    mail_conv_t *conv = conversation ? (mail_conv_t *)conversation_get_proto_data(conversation, proto_mail) : NULL;
+    if (!conv || !conv->outer.conn || conv->tls_started)
+        return NULL;
+    field_info *ack = single_field(tree, hf_tcp_ack);
+    field_info *flags = single_field(tree, hf_tcp_flags);
+    struct tcpinfo segment;
+    memset(&segment, 0, sizeof segment);
+    segment.seq = fvalue_get_uinteger(MAIL_FIELD_VALUE(seq));
+    segment.lastackseq = ack ? fvalue_get_uinteger(MAIL_FIELD_VALUE(ack)) : 0;
+    segment.flags = flags && ack ? (guint16)fvalue_get_uinteger(MAIL_FIELD_VALUE(flags)) : 0;
+    mail_frame_t *frame = wmem_new0(wmem_file_scope(), mail_frame_t);
+    frame->payload_start = payload->start;
+    frame->payload_len = payload->length;
+    tvbuff_t *payload_tvb = tvb_new_subset_length(frame_tvb, payload->start, payload->length);
+    frame->result = first_pass(payload_tvb, pinfo, conv, conv->outer.conn, &segment);
+    conv->outer.last_frame = pinfo->num;
+    return frame;
+}
+
+static int dissect_mail_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    mail_frame_t *frame = (mail_frame_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mail, MAIL_KEY_POST);
+    if (!frame && !PINFO_FD_VISITED(pinfo)) {
+        frame = post_first_pass(tvb, pinfo, tree);
+        if (!frame)
+            return 0;
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, MAIL_KEY_POST, frame);
+    }
+    if (!frame || !frame->result || (frame->result->pdu_count == 0 && !frame->result->internal_error))
+        return 0;
+    conversation_t *conversation = find_conversation_pinfo(pinfo, 0);
+    mail_conv_t *conv = conversation ? (mail_conv_t *)conversation_get_proto_data(conversation, proto_mail) : NULL;
+    if (!conv)
+        return 0;
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, mailscope_protocol_column(conv->protocol));
+    tvbuff_t *payload_tvb = tvb_new_subset_length(tvb, frame->payload_start, frame->payload_len);
+    show_result(payload_tvb, pinfo, tree, conv, frame->result, "Reassembled mail PDU");
+    return frame->payload_len;
 }
 
 static void register_mail(void)
@@ -439,6 +513,7 @@ static void register_mail(void)
 
     mail_handle = register_dissector("mail", dissect_mail, proto_mail);
     mail_tls_handle = register_dissector("mail.tls", dissect_mail_tls, proto_mail);
+    mail_post_handle = register_dissector("mail.post", dissect_mail_post, proto_mail);
 
     module = prefs_register_protocol(proto_mail, NULL);
     prefs_register_bool_preference(module, "reassemble", "Reorder TCP segments before parsing",
@@ -468,6 +543,17 @@ static void handoff_mail(void)
     for (guint32 i = 0; mailscope_implicit_tls_port(i, &port); i++)
         ssl_dissector_add(port, mail_tls_handle);
     imf_handle = find_dissector_add_dependency("imf", proto_mail);
+    hf_tcp_payload = proto_registrar_get_id_byname("tcp.payload");
+    hf_tcp_seq = proto_registrar_get_id_byname("tcp.seq");
+    hf_tcp_ack = proto_registrar_get_id_byname("tcp.ack");
+    hf_tcp_flags = proto_registrar_get_id_byname("tcp.flags");
+    register_postdissector(mail_post_handle);
+    GArray *wanted = g_array_new(FALSE, FALSE, (guint)sizeof(int));
+    int fields[] = {hf_tcp_payload, hf_tcp_seq, hf_tcp_ack, hf_tcp_flags};
+    for (guint i = 0; i < G_N_ELEMENTS(fields); i++)
+        if (fields[i] >= 0)
+            g_array_append_val(wanted, fields[i]);
+    set_postdissector_wanted_hfids(mail_post_handle, wanted);
     tls_handle = find_dissector("tls");
 }
 

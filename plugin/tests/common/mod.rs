@@ -100,7 +100,7 @@ pub fn tshark() -> &'static Tshark {
     })
 }
 
-/// The TCP settings under which tshark hands mailscope every segment.
+/// The TCP settings under which TCP hands subdissectors every segment.
 pub const TCP_PREFS: [&str; 4] = [
     "-o",
     "tcp.no_subdissector_on_error:FALSE",
@@ -148,15 +148,6 @@ impl Tshark {
         dest
     }
 
-    /// Runs tshark on a capture with Wireshark's default TCP settings.
-    pub fn on_defaults(&self, capture: &Path, args: &[&str]) -> Output {
-        let staged = self.stage(capture);
-        let mut all: Vec<&str> = args.to_vec();
-        let path = staged.to_string_lossy().into_owned();
-        all.extend(["-r", &path]);
-        self.run(&all)
-    }
-
     /// The private global plugin folder: only the plugin under test is in it.
     fn plugin_dir(&self) -> PathBuf {
         self.home.join("plugins")
@@ -191,19 +182,22 @@ impl Tshark {
         }
     }
 
-    /// Runs tshark on a capture (staged first); `args` come before `-r`.
-    ///
-    /// TCP is told to hand every segment to subdissectors (out-of-order,
-    /// retransmitted and "spurious retransmission" ones too): mailscope
-    /// reassembles them itself, exactly as the harness does. Wireshark's
-    /// defaults withhold them; the README explains the two settings.
+    /// Runs tshark on a capture (staged first) at Wireshark's default
+    /// preferences, as users meet it; `args` come before `-r`.
     pub fn on(&self, capture: &Path, args: &[&str]) -> Output {
         let staged = self.stage(capture);
-        let mut all: Vec<&str> = TCP_PREFS.to_vec();
-        all.extend(args);
+        let mut all: Vec<&str> = args.to_vec();
         let path = staged.to_string_lossy().into_owned();
         all.extend(["-r", &path]);
         self.run(&all)
+    }
+
+    /// As `on`, with TCP told to hand subdissectors every segment
+    /// (out-of-order, retransmitted and "spurious retransmission" ones too).
+    pub fn on_every_segment(&self, capture: &Path, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = TCP_PREFS.to_vec();
+        all.extend(args);
+        self.on(capture, &all)
     }
 }
 

@@ -65,6 +65,12 @@ impl Engine {
             Engine::Pop3(e) => e.state_name(),
         }
     }
+    fn awaits_tls_answer(&self) -> bool {
+        match self {
+            Engine::Smtp(e) => e.awaits_tls_answer(),
+            Engine::Pop3(e) => e.awaits_tls_answer(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -101,6 +107,11 @@ impl Connection {
     /// The engine's state name now (for example `ready`, `auth`, `data`).
     pub fn state_name(&self) -> &'static str {
         self.engine.state_name()
+    }
+
+    /// A STARTTLS or STLS awaits the server's answer: a positive one starts TLS.
+    pub fn awaits_tls_answer(&self) -> bool {
+        self.engine.awaits_tls_answer()
     }
 
     /// One TCP segment with its payload. `ack` is the segment's acknowledgement

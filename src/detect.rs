@@ -21,6 +21,9 @@ impl Protocol {
     }
 }
 
+/// Payload packets of a connection looked at before it is given up as not mail.
+pub const DETECTION_PACKETS: u32 = 8;
+
 /// Ports on which SMTP is dissected without looking at content.
 pub const SMTP_PORTS: &[u16] = &[25, 587, 2525];
 

@@ -13,8 +13,7 @@ use mailscope::{Connection, Credential, Direction, Pdu};
 
 use crate::capture::{read_capture, CaptureError, TcpSegment};
 
-/// Payload packets looked at before a connection is given up as not mail.
-const DETECTION_PACKETS: u32 = 8;
+use mailscope::detect::DETECTION_PACKETS;
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {

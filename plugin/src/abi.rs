@@ -105,6 +105,27 @@ impl MsProtocol {
     }
 }
 
+/// Where a message came from.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MsMessageSource {
+    SmtpData = 0,
+    SmtpBdat = 1,
+    Pop3Retr = 2,
+    Pop3Top = 3,
+}
+
+impl From<&mailscope::MessageSource> for MsMessageSource {
+    fn from(source: &mailscope::MessageSource) -> Self {
+        match source {
+            mailscope::MessageSource::SmtpData { .. } => MsMessageSource::SmtpData,
+            mailscope::MessageSource::SmtpBdat { .. } => MsMessageSource::SmtpBdat,
+            mailscope::MessageSource::Pop3Retr { .. } => MsMessageSource::Pop3Retr,
+            mailscope::MessageSource::Pop3Top { .. } => MsMessageSource::Pop3Top,
+        }
+    }
+}
+
 /// One row of the field table.
 #[repr(C)]
 pub struct MsFieldInfo {
@@ -168,9 +189,12 @@ pub struct MsPdu {
     pub credential_info: *const c_char,
     /// Index of the field that carries the secret (password, token or response).
     pub credential_secret_field: u16,
+    /// The server accepted STARTTLS/STLS here: TLS follows.
+    pub starts_tls: bool,
     /// The message this PDU completes (dot-unstuffed, chunks joined), else null.
     pub message: *const u8,
     pub message_len: u32,
+    pub message_source: MsMessageSource,
 }
 
 /// What one segment produced.

@@ -16,8 +16,8 @@ use mailscope::{detect, Connection, Direction, Expert, Field, Pdu, Protocol, Val
 
 mod abi;
 pub use abi::{
-    MsAnomaly, MsExpertGroup, MsExpertInfo, MsFieldInfo, MsItem, MsItemKind, MsPdu, MsProtocol,
-    MsResult, MsSeverity,
+    MsAnomaly, MsExpertGroup, MsExpertInfo, MsFieldInfo, MsItem, MsItemKind, MsMessageSource,
+    MsPdu, MsProtocol, MsResult, MsSeverity,
 };
 
 // ----- plugin entry symbols, from the Wireshark version found at build time
@@ -154,6 +154,12 @@ pub extern "C" fn mailscope_protocol_for_port(port: u16, implicit_tls: bool) -> 
         detect::by_port(port)
     };
     MsProtocol::from_core(protocol)
+}
+
+/// Payload packets of a connection looked at before it is given up as not mail.
+#[no_mangle]
+pub extern "C" fn mailscope_detection_packets() -> u32 {
+    detect::DETECTION_PACKETS
 }
 
 /// The `index`th implicit-TLS port (465, 995); false past the end.
@@ -396,9 +402,13 @@ fn pdu_view(pdu: &Pdu, strings: &mut Vec<CString>) -> (MsPdu, Vec<MsItem>, Vec<M
         }
         None => (std::ptr::null(), std::ptr::null(), 0),
     };
-    let (message, message_len) = match &pdu.message {
-        Some(m) => (m.content.as_ptr(), m.content.len() as u32),
-        None => (std::ptr::null(), 0),
+    let (message, message_len, message_source) = match &pdu.message {
+        Some(m) => (
+            m.content.as_ptr(),
+            m.content.len() as u32,
+            (&m.source).into(),
+        ),
+        None => (std::ptr::null(), 0, MsMessageSource::SmtpData),
     };
     let view = MsPdu {
         to_server: pdu.direction == Direction::ToServer,
@@ -413,8 +423,10 @@ fn pdu_view(pdu: &Pdu, strings: &mut Vec<CString>) -> (MsPdu, Vec<MsItem>, Vec<M
         credential_user,
         credential_info,
         credential_secret_field,
+        starts_tls: pdu.starts_tls,
         message,
         message_len,
+        message_source,
     };
     (view, item_views, anomaly_views)
 }
@@ -533,6 +545,16 @@ pub unsafe extern "C" fn mailscope_conn_at_end(
     frame: u32,
 ) -> *const MsResult {
     run(conn, |c| (c.clone().finish(u64::from(frame)), false, None))
+}
+
+/// Whether `conn` has a STARTTLS or STLS awaiting the server's answer.
+///
+/// # Safety
+/// `conn` comes from `mailscope_conn_new`.
+#[no_mangle]
+pub unsafe extern "C" fn mailscope_conn_awaits_tls(conn: *const PluginConnection) -> bool {
+    // SAFETY: the shim only passes pointers returned by `mailscope_conn_new` before the last reset.
+    unsafe { conn.as_ref() }.is_some_and(|c| !c.poisoned && c.connection.awaits_tls_answer())
 }
 
 /// Whether field `index` carries a secret the "show passwords" preference hides.

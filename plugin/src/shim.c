@@ -15,7 +15,9 @@
 #include <ws_version.h>
 #include <epan/packet.h>
 #include <epan/conversation.h>
+#include <epan/exceptions.h>
 #include <epan/expert.h>
+#include <epan/show_exception.h>
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
 #include <epan/range.h>
@@ -80,10 +82,23 @@ static int hf_tcp_payload = -1;
 static int hf_tcp_seq = -1;
 static int hf_tcp_ack = -1;
 static int hf_tcp_flags = -1;
+static int hf_tcp_srcport = -1;
+static int hf_tcp_dstport = -1;
+
+/* The built-in dissectors mailscope sits beside: what tcp.port and
+ * tls.port held for mailscope's ports before it registered. */
+#define MAIL_MAX_BUILTINS 32
+static struct {
+    guint32 port;
+    gboolean tls;
+    dissector_handle_t handle;
+} builtins[MAIL_MAX_BUILTINS];
+static guint builtin_count;
 
 /* Per-frame data keys besides the layer numbers the dissector uses. */
-#define MAIL_KEY_SEEN 0x10000  /* the dissector took this frame's segment */
-#define MAIL_KEY_POST 0x10001  /* what the postdissector fed from this frame */
+#define MAIL_KEY_POST 1        /* what the postdissector fed from this frame */
+#define MAIL_KEY_CALLS 2       /* packet scope: decrypted records seen in this frame so far */
+#define MAIL_KEY_TLS 16        /* + the record's index: what a decrypted record gave */
 
 static dissector_handle_t mail_handle;
 static dissector_handle_t mail_post_handle;
@@ -93,9 +108,11 @@ static dissector_handle_t tls_handle;
 
 static mail_bool_pref pref_reassemble = TRUE;
 static mail_bool_pref pref_show_passwords = TRUE;
-static mail_bool_pref pref_imf = TRUE;
+/* The built-in SMTP and POP dissectors hand DATA to IMF themselves; an
+ * extra hand-off would add IMF where Wireshark shows none (POP3 RETR, BDAT,
+ * other ports), so it is the user's choice. */
+static mail_bool_pref pref_imf = FALSE;
 
-/* Per conversation: the protocol, who the server is, and the core's connections. */
 /* One byte stream of a conversation as the core parses it. */
 typedef struct {
     PluginConnection *conn;
@@ -104,8 +121,12 @@ typedef struct {
     const MsResult *at_end;    /* what only the end of the capture completes */
 } mail_stream_t;
 
+/* Per TCP conversation: whether it is mail (decided as the harness decides),
+ * who the server is, and the core's connections. */
 typedef struct {
-    MsProtocol protocol;
+    MsProtocol protocol;        /* MS_PROTOCOL_NONE while undecided */
+    guint32 undecided_payloads; /* payloads seen before a decision */
+    gboolean not_mail;          /* given up after mailscope_detection_packets() payloads */
     address server_addr;
     guint32 server_port;
     mail_stream_t outer;        /* the TCP stream as captured */
@@ -113,10 +134,13 @@ typedef struct {
     gboolean tls_started;
 } mail_conv_t;
 
-/* Per frame (and layer): what the first pass produced. */
+static dissector_handle_t builtin_for(guint32 port, gboolean tls);
+
+/* Per frame: what the first pass produced. */
 typedef struct {
     const MsResult *result;
-    /* The TCP payload the postdissector fed, as a span of the frame. */
+    mail_conv_t *conv;
+    /* The TCP payload fed, as a span of the frame (-1: not plain frame bytes). */
     gint payload_start;
     gint payload_len;
 } mail_frame_t;
@@ -126,34 +150,89 @@ static void mail_cleanup(void)
     mailscope_reset();
 }
 
-static mail_conv_t *find_conv(packet_info *pinfo)
+/* Who sent a segment: network addresses and TCP ports. Tunnel dissectors
+ * (SOCKS, HTTP CONNECT) rewrite pinfo's ports for what they carry, so the
+ * postdissector takes the ports from TCP's own fields. */
+typedef struct {
+    const address *src;
+    const address *dst;
+    guint32 srcport;
+    guint32 dstport;
+} mail_endpoints_t;
+
+static mail_endpoints_t pinfo_endpoints(packet_info *pinfo)
 {
-    return (mail_conv_t *)conversation_get_proto_data(find_or_create_conversation(pinfo), proto_mail);
+    mail_endpoints_t ep = {&pinfo->src, &pinfo->dst, pinfo->srcport, pinfo->destport};
+    return ep;
 }
 
-static mail_conv_t *new_conv(packet_info *pinfo, MsProtocol protocol, gboolean src_is_server)
+/* The conversation's mailscope state, created blank (undecided). */
+static mail_conv_t *conv_of(conversation_t *conversation)
 {
-    conversation_t *conversation = find_or_create_conversation(pinfo);
     mail_conv_t *conv = (mail_conv_t *)conversation_get_proto_data(conversation, proto_mail);
     if (!conv) {
         conv = wmem_new0(wmem_file_scope(), mail_conv_t);
-        conv->protocol = protocol;
-        if (src_is_server) {
-            copy_address_wmem(wmem_file_scope(), &conv->server_addr, &pinfo->src);
-            conv->server_port = pinfo->srcport;
-        } else {
-            copy_address_wmem(wmem_file_scope(), &conv->server_addr, &pinfo->dst);
-            conv->server_port = pinfo->destport;
-        }
-        conv->outer.conn = mailscope_conn_new(protocol);
+        conv->protocol = MS_PROTOCOL_NONE;
         conversation_add_proto_data(conversation, proto_mail, conv);
     }
     return conv;
 }
 
+static void decide_as(mail_conv_t *conv, const mail_endpoints_t *ep, MsProtocol protocol, gboolean src_is_server)
+{
+    conv->protocol = protocol;
+    copy_address_wmem(wmem_file_scope(), &conv->server_addr, src_is_server ? ep->src : ep->dst);
+    conv->server_port = src_is_server ? ep->srcport : ep->dstport;
+    conv->outer.conn = mailscope_conn_new(protocol);
+}
+
+/* The protocol a port names: mailscope's defaults, or a port the user gave
+ * mailscope (mail.tcp.port, Decode As), which content then names. */
+static MsProtocol port_protocol(guint32 port, gboolean *users)
+{
+    MsProtocol protocol = mailscope_protocol_for_port((guint16)port, FALSE);
+    dissector_table_t ports = find_dissector_table("tcp.port");
+    *users = protocol == MS_PROTOCOL_NONE && ports && dissector_get_uint_handle(ports, port) == mail_handle;
+    return protocol;
+}
+
+/* Whether the conversation is mail, decided on its payloads as the harness
+ * decides: a mail port (the destination's first), else the content rules,
+ * for the first mailscope_detection_packets() payloads. */
+static gboolean decide(mail_conv_t *conv, const mail_endpoints_t *ep, const guint8 *bytes, guint len)
+{
+    if (conv->protocol != MS_PROTOCOL_NONE)
+        return TRUE;
+    if (conv->not_mail || len == 0)
+        return FALSE;
+    bool to_server = 0;
+    MsProtocol found = MS_PROTOCOL_NONE;
+    bool recognised = mailscope_detect(bytes, len, &to_server, &found);
+    gboolean users_dst, users_src;
+    MsProtocol dst = port_protocol(ep->dstport, &users_dst);
+    MsProtocol src = port_protocol(ep->srcport, &users_src);
+    if (dst != MS_PROTOCOL_NONE)
+        decide_as(conv, ep, dst, FALSE);
+    else if (src != MS_PROTOCOL_NONE)
+        decide_as(conv, ep, src, TRUE);
+    else if (recognised)
+        decide_as(conv, ep, found, !to_server);
+    else if (users_dst || users_src)
+        decide_as(conv, ep, MS_PROTOCOL_SMTP, users_src && !users_dst);
+    else if (++conv->undecided_payloads >= mailscope_detection_packets())
+        conv->not_mail = TRUE;
+    return conv->protocol != MS_PROTOCOL_NONE;
+}
+
+static gboolean sent_by_server(const mail_conv_t *conv, const mail_endpoints_t *ep)
+{
+    return ep->srcport == conv->server_port && addresses_equal(ep->src, &conv->server_addr);
+}
+
 static gboolean from_server(const mail_conv_t *conv, packet_info *pinfo)
 {
-    return pinfo->srcport == conv->server_port && addresses_equal(&pinfo->src, &conv->server_addr);
+    mail_endpoints_t ep = pinfo_endpoints(pinfo);
+    return sent_by_server(conv, &ep);
 }
 
 /* Adds one PDU's items; `tvb` holds the PDU's bytes from `base` on. */
@@ -238,7 +317,11 @@ static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         add_pdu(pdu_tvb, base, pinfo, tree, pdu);
         if (pdu->credential_user)
             tap_credential(pinfo, pdu, mailscope_protocol_name(conv->protocol));
-        if (pdu->message && pref_imf && imf_handle) {
+        /* Wireshark's own SMTP hands DATA to IMF where it has the port:
+         * mailscope adds IMF only where Wireshark shows none. */
+        gboolean builtin_imf = pdu->message_source == MS_MESSAGE_SOURCE_SMTP_DATA &&
+                               builtin_for(conv->server_port, FALSE) != NULL;
+        if (pdu->message && pref_imf && imf_handle && !builtin_imf) {
             tvbuff_t *message_tvb = tvb_new_child_real_data(tvb, pdu->message, pdu->message_len, pdu->message_len);
             add_new_data_source(pinfo, message_tvb, "Message content");
             call_dissector(imf_handle, message_tvb, pinfo, tree);
@@ -263,129 +346,141 @@ static void show_at_end(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         show_result(tvb, pinfo, tree, conv, stream->at_end, "Mail PDU at the end of the capture");
 }
 
-static const MsResult *first_pass(tvbuff_t *tvb, packet_info *pinfo, mail_conv_t *conv, PluginConnection *conn,
+static const MsResult *first_pass(tvbuff_t *tvb, packet_info *pinfo, bool to_server, PluginConnection *conn,
                                    struct tcpinfo *tcpinfo)
 {
     guint len = tvb_captured_length(tvb);
     const guint8 *bytes = len ? tvb_get_ptr(tvb, 0, len) : NULL;
-    bool to_server = !from_server(conv, pinfo);
-    if (tcpinfo && pref_reassemble && conn == conv->outer.conn)
+    if (tcpinfo && pref_reassemble)
         return mailscope_conn_segment(conn, to_server, tcpinfo->seq, tcpinfo->lastackseq,
                                       (tcpinfo->flags & TH_ACK) != 0, bytes, len, pinfo->num);
     return mailscope_conn_stream(conn, to_server, bytes, len, pinfo->num);
 }
 
-static int dissect_with(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, mail_conv_t *conv, gboolean decrypted,
-                        struct tcpinfo *tcpinfo)
+/* Runs Wireshark's own SMTP or POP dissector on decrypted bytes mailscope
+ * took from TLS, so smtp.* and pop.* are there as without mailscope. It
+ * parses each record as it comes: asking TLS to reassemble would hand
+ * mailscope the same bytes twice. */
+static void call_builtin(dissector_handle_t builtin, tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
 {
-    mail_stream_t *stream;
-    mail_frame_t *frame;
-    guint key = pinfo->curr_layer_num;
+    guint16 can_desegment = pinfo->can_desegment;
+    pinfo->can_desegment = 0;
+    TRY {
+        call_dissector_only(builtin, tvb, pinfo, tree, NULL);
+    }
+    CATCH_NONFATAL_ERRORS {
+        show_exception(tvb, pinfo, tree, EXCEPT_CODE, GET_MESSAGE);
+    }
+    ENDTRY;
+    pinfo->can_desegment = can_desegment;
+}
 
-    col_set_str(pinfo->cinfo, COL_PROTOCOL, mailscope_protocol_column(conv->protocol));
-    col_clear(pinfo->cinfo, COL_INFO);
+/* The built-in dissector that had a port before mailscope, in TCP or (`tls`) inside TLS. */
+static dissector_handle_t builtin_for(guint32 port, gboolean tls)
+{
+    for (guint i = 0; i < builtin_count; i++)
+        if (builtins[i].port == port && builtins[i].tls == tls)
+            return builtins[i].handle;
+    return NULL;
+}
 
-    stream = decrypted ? &conv->inner : &conv->outer;
-    frame = (mail_frame_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mail, key);
+static void remember_builtin(const char *table_name, guint32 port, gboolean tls, dissector_handle_t ours)
+{
+    dissector_table_t table = find_dissector_table(table_name);
+    dissector_handle_t builtin = table ? dissector_get_uint_handle(table, port) : NULL;
+    if (builtin && builtin != ours && builtin_count < MAIL_MAX_BUILTINS) {
+        builtins[builtin_count].port = port;
+        builtins[builtin_count].tls = tls;
+        builtins[builtin_count].handle = builtin;
+        builtin_count++;
+    }
+}
+
+/* Decrypted TLS application data: after STARTTLS/STLS (mailscope took the
+ * session from TLS when the server accepted) or on 465/995. */
+static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+{
+    mail_conv_t *conv = conv_of(find_or_create_conversation(pinfo));
+    if (conv->protocol == MS_PROTOCOL_NONE) {
+        gboolean src_is_server = pinfo->srcport == pinfo->match_uint && pinfo->destport != pinfo->match_uint;
+        MsProtocol protocol = mailscope_protocol_for_port((guint16)pinfo->match_uint, TRUE);
+        mail_endpoints_t ep = pinfo_endpoints(pinfo);
+        decide_as(conv, &ep, protocol == MS_PROTOCOL_NONE ? MS_PROTOCOL_SMTP : protocol, src_is_server);
+    }
+    dissector_handle_t builtin = builtin_for(conv->server_port, !conv->tls_started);
+    if (builtin)
+        call_builtin(builtin, tvb, pinfo, tree);
+
+    /* TLS may hand over several records in one frame: one result each. */
+    guint *calls = (guint *)p_get_proto_data(pinfo->pool, pinfo, proto_mail, MAIL_KEY_CALLS);
+    if (!calls) {
+        calls = wmem_new0(pinfo->pool, guint);
+        p_add_proto_data(pinfo->pool, pinfo, proto_mail, MAIL_KEY_CALLS, calls);
+    }
+    guint key = MAIL_KEY_TLS + (*calls)++;
+    mail_frame_t *frame = (mail_frame_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mail, key);
     if (!frame && !PINFO_FD_VISITED(pinfo)) {
-        if (decrypted && !conv->inner.conn)
+        if (!conv->inner.conn)
             conv->inner.conn = conv->tls_started ? mailscope_conn_new_after_starttls(conv->protocol)
                                                  : mailscope_conn_new(conv->protocol);
         frame = wmem_new0(wmem_file_scope(), mail_frame_t);
-        frame->result = first_pass(tvb, pinfo, conv, stream->conn, decrypted ? NULL : tcpinfo);
+        frame->conv = conv;
+        frame->result = first_pass(tvb, pinfo, !from_server(conv, pinfo), conv->inner.conn, NULL);
         p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, key, frame);
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, MAIL_KEY_SEEN, GUINT_TO_POINTER(1));
-        stream->last_frame = pinfo->num;
+        conv->inner.last_frame = pinfo->num;
     }
-    if (!frame || !frame->result) {
-        proto_tree_add_item(tree, proto_mail, tvb, 0, -1, ENC_NA);
-        col_add_fstr(pinfo->cinfo, COL_INFO, "%s: [%u bytes not parsed]", from_server(conv, pinfo) ? "S" : "C",
-                     tvb_reported_length(tvb));
-        return tvb_captured_length(tvb);
+    if (frame && frame->result && (frame->result->pdu_count > 0 || frame->result->internal_error)) {
+        col_set_str(pinfo->cinfo, COL_PROTOCOL, mailscope_protocol_column(conv->protocol));
+        col_clear(pinfo->cinfo, COL_INFO);
+        show_result(tvb, pinfo, tree, conv, frame->result, "Decrypted mail PDU");
     }
-    if (frame->result->encrypted && !decrypted && tls_handle) {
-        /* STARTTLS was accepted and this is the handshake: TLS owns the rest. */
-        if (!conv->tls_started) {
-            conv->tls_started = TRUE;
-            ssl_starttls_post_ack(tls_handle, pinfo, mail_tls_handle);
-        }
-        return call_dissector(tls_handle, tvb, pinfo, tree);
-    }
-    if (frame->result->pdu_count == 0) {
-        proto_item *ti = proto_tree_add_item(tree, proto_mail, tvb, 0, -1, ENC_NA);
-        proto_item_append_text(ti, ", continuation");
-        col_add_fstr(pinfo->cinfo, COL_INFO, "%s: [continuation, %u bytes]", from_server(conv, pinfo) ? "S" : "C",
-                     tvb_reported_length(tvb));
-    }
-    show_result(tvb, pinfo, tree, conv, frame->result, decrypted ? "Decrypted mail PDU" : "Reassembled mail PDU");
-    show_at_end(tvb, pinfo, tree, conv, stream);
+    show_at_end(tvb, pinfo, tree, conv, &conv->inner);
     return tvb_captured_length(tvb);
 }
 
-/* The harness's content rules on this packet: the protocol, and whether the
- * packet flowed to the server. */
-static gboolean detect_in_tvb(tvbuff_t *tvb, MsProtocol *protocol, bool *to_server)
+/* A server's answer to STARTTLS/STLS: if it accepts, the decrypted session
+ * goes to mailscope (which runs Wireshark's own SMTP or POP on it too). TLS
+ * keeps the first dissector that asks, so this runs before the built-in
+ * dissector sees the answer. */
+static void claim_tls(tvbuff_t *tvb, packet_info *pinfo, mail_conv_t *conv)
 {
+    if (PINFO_FD_VISITED(pinfo) || !conv || !conv->outer.conn || conv->tls_started || !tls_handle ||
+        !from_server(conv, pinfo) || !mailscope_conn_awaits_tls(conv->outer.conn))
+        return;
+    const char *accept = conv->protocol == MS_PROTOCOL_POP3 ? "+OK" : "220";
     guint len = tvb_captured_length(tvb);
-    return len > 0 && mailscope_detect(tvb_get_ptr(tvb, 0, len), len, to_server, protocol);
-}
-
-/* A conversation seen first on a port mailscope was given (by default, a
- * preference or Decode As): the matched port is the server's; the protocol is
- * the port's, else what the content says, else SMTP. */
-static mail_conv_t *conv_for_port(tvbuff_t *tvb, packet_info *pinfo, gboolean implicit_tls)
-{
-    mail_conv_t *conv = find_conv(pinfo);
-    if (conv)
-        return conv;
-    gboolean src_is_server = pinfo->srcport == pinfo->match_uint && pinfo->destport != pinfo->match_uint;
-    MsProtocol protocol = mailscope_protocol_for_port((guint16)pinfo->match_uint, implicit_tls);
-    /* An opening the content rules recognise (a greeting, EHLO, USER) says
-     * which side is the server better than the ports: a tunnel (HTTP CONNECT,
-     * SOCKS) hands over its payload under the port it named, and HTTP sets
-     * that port on whichever side it likes. */
-    bool to_server = 0;
-    MsProtocol found = MS_PROTOCOL_NONE;
-    if (detect_in_tvb(tvb, &found, &to_server)) {
-        src_is_server = !to_server;
-        if (protocol == MS_PROTOCOL_NONE)
-            protocol = found;
-    } else if (protocol == MS_PROTOCOL_NONE) {
-        protocol = MS_PROTOCOL_SMTP;
+    const guint8 *bytes = len ? tvb_get_ptr(tvb, 0, len) : NULL;
+    for (guint at = 0; bytes && at + 3 <= len;) {
+        if (memcmp(bytes + at, accept, 3) == 0 && (at + 3 == len || bytes[at + 3] != '-')) {
+            conv->tls_started = TRUE;
+            ssl_starttls_ack(tls_handle, pinfo, mail_tls_handle);
+            return;
+        }
+        const guint8 *eol = (const guint8 *)memchr(bytes + at, '\n', len - at);
+        if (!eol)
+            return;
+        at = (guint)(eol - bytes) + 1;
     }
-    return new_conv(pinfo, protocol, src_is_server);
 }
 
+/* mailscope's ports (mail.tcp.port, Decode As): a thin wrapper that hands
+ * every segment on to the dissector that had the port before (Wireshark's
+ * SMTP or POP, with TCP reassembly as usual), so smtp.*, pop.* and imf.*
+ * stay where users expect them. mailscope itself parses in its
+ * postdissector. */
 static int dissect_mail(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
-    /* A segment quoted inside an ICMP error is a truncated copy, not data. */
-    if (pinfo->flags.in_error_pkt)
-        return 0;
-    return dissect_with(tvb, pinfo, tree, conv_for_port(tvb, pinfo, FALSE), FALSE, (struct tcpinfo *)data);
-}
-
-/* Any other port: the same content rules the harness applies. */
-static mail_heur_result dissect_mail_heur(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
-{
-    if (pinfo->flags.in_error_pkt)
-        return FALSE;
-    mail_conv_t *conv = find_conv(pinfo);
-    if (!conv) {
-        bool to_server = 0;
-        MsProtocol protocol = MS_PROTOCOL_NONE;
-        if (!detect_in_tvb(tvb, &protocol, &to_server))
-            return FALSE;
-        conv = new_conv(pinfo, protocol, !to_server);
-        conversation_set_dissector(find_or_create_conversation(pinfo), mail_handle);
+    if (!pinfo->flags.in_error_pkt) {
+        conversation_t *conversation = find_conversation_pinfo(pinfo, 0);
+        claim_tls(tvb, pinfo, conversation ? (mail_conv_t *)conversation_get_proto_data(conversation, proto_mail) : NULL);
     }
-    dissect_with(tvb, pinfo, tree, conv, FALSE, (struct tcpinfo *)data);
-    return TRUE;
-}
-
-/* Decrypted TLS application data (implicit TLS ports, or after STARTTLS/STLS). */
-static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
-{
-    return dissect_with(tvb, pinfo, tree, conv_for_port(tvb, pinfo, TRUE), TRUE, NULL);
+    dissector_handle_t builtin = builtin_for(pinfo->match_uint, FALSE);
+    if (!builtin)
+        return tvb_captured_length(tvb);
+    /* Each dissector call lowers can_desegment; the built-in dissector may
+     * ask TCP to reassemble as if TCP had called it directly. */
+    pinfo->can_desegment = pinfo->saved_can_desegment;
+    return call_dissector_only(builtin, tvb, pinfo, tree, data);
 }
 
 /* The only field of `hf` in the tree, or NULL when there is none or several. */
@@ -395,27 +490,56 @@ static field_info *single_field(proto_tree *tree, int hf)
     return found && found->len == 1 ? (field_info *)g_ptr_array_index(found, 0) : NULL;
 }
 
-/* At Wireshark's default TCP preferences, retransmitted and out-of-order
- * segments are withheld from subdissectors, yet they may carry bytes no
- * other segment had (a sender re-segmenting after an ICMP "fragmentation
- * needed"). TCP still puts their payload in the tree: this postdissector
- * hands those segments of mail conversations to the same reassembly, in
- * capture order, so the result does not depend on TCP's settings. */
+/* The first field of `hf` in the tree, in tree order. */
+static field_info *first_field(proto_tree *tree, int hf)
+{
+    GPtrArray *found = hf < 0 ? NULL : proto_get_finfo_ptr_array(tree, hf);
+    return found && found->len > 0 ? (field_info *)g_ptr_array_index(found, 0) : NULL;
+}
+
+/* The server accepted STARTTLS/STLS: the decrypted session is mailscope's
+ * (after Wireshark's own SMTP or POP, which asked TLS for it, in the same frame). */
+static void take_tls_after(packet_info *pinfo, mail_conv_t *conv, const MsResult *result)
+{
+    for (guint32 i = 0; result && i < result->pdu_count; i++) {
+        if (result->pdus[i].starts_tls && tls_handle && !conv->tls_started) {
+            conv->tls_started = TRUE;
+            ssl_starttls_ack(tls_handle, pinfo, mail_tls_handle);
+        }
+    }
+}
+
+/* Mail over TCP is parsed here, after every other dissector: from the
+ * payload TCP puts in the tree, for every segment of a mail conversation in
+ * capture order, whatever TCP handed to subdissectors (at Wireshark's
+ * default settings it withholds out-of-order and retransmitted segments,
+ * which can carry bytes no other segment had) and whichever dissector owns
+ * the port (Wireshark's own SMTP and POP stay where they were). */
 static mail_frame_t *post_first_pass(tvbuff_t *frame_tvb, packet_info *pinfo, proto_tree *tree)
 {
-    if (!tree || p_get_proto_data(wmem_file_scope(), pinfo, proto_mail, MAIL_KEY_SEEN))
+    if (!tree)
         return NULL;
     /* A segment quoted inside an ICMP error is a truncated copy, not data. */
     if (proto_is_frame_protocol(pinfo->layers, "icmp") || proto_is_frame_protocol(pinfo->layers, "icmpv6"))
         return NULL;
-    field_info *payload = single_field(tree, hf_tcp_payload);
+    /* A tunnel (SOCKS) shows the payload again for what it carries: TCP's is the first. */
+    field_info *payload = first_field(tree, hf_tcp_payload);
     field_info *seq = single_field(tree, hf_tcp_seq);
-    /* Only a payload that is plain bytes of the frame (the span is kept for later passes). */
-    if (!payload || !seq || payload->length <= 0 || payload->ds_tvb != frame_tvb)
+    if (!payload || !seq || payload->length <= 0 || !payload->ds_tvb)
         return NULL;
-    conversation_t *conversation = find_conversation_pinfo(pinfo, 0);
-    mail_conv_t *conv = conversation ? (mail_conv_t *)conversation_get_proto_data(conversation, proto_mail) : NULL;
-    if (!conv || !conv->outer.conn || conv->tls_started)
+    field_info *srcport = single_field(tree, hf_tcp_srcport);
+    field_info *dstport = single_field(tree, hf_tcp_dstport);
+    if (!srcport || !dstport)
+        return NULL;
+    mail_endpoints_t ep = {&pinfo->net_src, &pinfo->net_dst, fvalue_get_uinteger(MAIL_FIELD_VALUE(srcport)),
+                           fvalue_get_uinteger(MAIL_FIELD_VALUE(dstport))};
+    conversation_t *conversation =
+        find_conversation(pinfo->num, ep.src, ep.dst, CONVERSATION_TCP, ep.srcport, ep.dstport, 0);
+    if (!conversation)
+        return NULL;
+    mail_conv_t *conv = conv_of(conversation);
+    tvbuff_t *payload_tvb = tvb_new_subset_length(payload->ds_tvb, payload->start, payload->length);
+    if (!decide(conv, &ep, tvb_get_ptr(payload_tvb, 0, payload->length), (guint)payload->length))
         return NULL;
     field_info *ack = single_field(tree, hf_tcp_ack);
     field_info *flags = single_field(tree, hf_tcp_flags);
@@ -425,11 +549,12 @@ static mail_frame_t *post_first_pass(tvbuff_t *frame_tvb, packet_info *pinfo, pr
     segment.lastackseq = ack ? fvalue_get_uinteger(MAIL_FIELD_VALUE(ack)) : 0;
     segment.flags = flags && ack ? (guint16)fvalue_get_uinteger(MAIL_FIELD_VALUE(flags)) : 0;
     mail_frame_t *frame = wmem_new0(wmem_file_scope(), mail_frame_t);
-    frame->payload_start = payload->start;
+    frame->conv = conv;
+    frame->payload_start = payload->ds_tvb == frame_tvb ? payload->start : -1;
     frame->payload_len = payload->length;
-    tvbuff_t *payload_tvb = tvb_new_subset_length(frame_tvb, payload->start, payload->length);
-    frame->result = first_pass(payload_tvb, pinfo, conv, conv->outer.conn, &segment);
+    frame->result = first_pass(payload_tvb, pinfo, !sent_by_server(conv, &ep), conv->outer.conn, &segment);
     conv->outer.last_frame = pinfo->num;
+    take_tls_after(pinfo, conv, frame->result);
     return frame;
 }
 
@@ -442,15 +567,20 @@ static int dissect_mail_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree
             return 0;
         p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, MAIL_KEY_POST, frame);
     }
-    if (!frame || !frame->result || (frame->result->pdu_count == 0 && !frame->result->internal_error))
+    if (!frame || !frame->result)
         return 0;
-    conversation_t *conversation = find_conversation_pinfo(pinfo, 0);
-    mail_conv_t *conv = conversation ? (mail_conv_t *)conversation_get_proto_data(conversation, proto_mail) : NULL;
-    if (!conv)
-        return 0;
-    col_set_str(pinfo->cinfo, COL_PROTOCOL, mailscope_protocol_column(conv->protocol));
-    tvbuff_t *payload_tvb = tvb_new_subset_length(tvb, frame->payload_start, frame->payload_len);
-    show_result(payload_tvb, pinfo, tree, conv, frame->result, "Reassembled mail PDU");
+    mail_conv_t *conv = frame->conv;
+    /* Spans point into the segment when it is plain bytes of the frame;
+     * otherwise every PDU is shown from its own reassembled bytes. */
+    tvbuff_t *payload_tvb = frame->payload_start >= 0
+                                ? tvb_new_subset_length(tvb, frame->payload_start, frame->payload_len)
+                                : tvb_new_subset_length(tvb, 0, 0);
+    if (frame->result->pdu_count > 0 || frame->result->internal_error) {
+        col_set_str(pinfo->cinfo, COL_PROTOCOL, mailscope_protocol_column(conv->protocol));
+        col_clear(pinfo->cinfo, COL_INFO);
+        show_result(payload_tvb, pinfo, tree, conv, frame->result, "Reassembled mail PDU");
+    }
+    show_at_end(payload_tvb, pinfo, tree, conv, &conv->outer);
     return frame->payload_len;
 }
 
@@ -526,7 +656,9 @@ static void register_mail(void)
         &pref_show_passwords);
     prefs_register_bool_preference(module, "imf", "Hand message content to the IMF dissector",
         "Pass each message's content, dot-unstuffed and with BDAT chunks joined, to Wireshark's IMF "
-        "dissector, so imf.* fields and File > Export Objects > IMF work.",
+        "dissector where Wireshark's own dissectors hand it none (POP3 RETR/TOP, BDAT, SMTP on other ports), "
+        "so imf.* fields and File > Export Objects > IMF include those messages too. Off by default, so that "
+        "imf matches the packets it matches without mailscope.",
         &pref_imf);
 
     credentials_tap = register_tap("credentials");
@@ -535,21 +667,32 @@ static void register_mail(void)
 
 static void handoff_mail(void)
 {
-    /* Creates the mail.tcp.port preference ("Decode As" works as well). */
+    /* mailscope's ports wrap the dissectors that had them (see dissect_mail). */
+    range_t *ports = NULL;
+    if (range_convert_str(NULL, &ports, mailscope_default_ports(), 65535) == CVT_NO_ERROR && ports) {
+        for (guint r = 0; r < ports->nranges; r++)
+            for (guint32 port = ports->ranges[r].low; port <= ports->ranges[r].high; port++)
+                remember_builtin("tcp.port", port, FALSE, mail_handle);
+        wmem_free(NULL, ports);
+    }
     dissector_add_uint_range_with_preference("tcp.port", mailscope_default_ports(), mail_handle);
-    heur_dissector_add("tcp", dissect_mail_heur, "SMTP and POP3 on any port (mailscope)", "mail_tcp", proto_mail,
-                       HEURISTIC_ENABLE);
+    /* Inside TLS on 465 and 995 mailscope takes the decrypted data and runs
+     * the dissector that had the port on it as well. */
     guint16 port;
-    for (guint32 i = 0; mailscope_implicit_tls_port(i, &port); i++)
+    for (guint32 i = 0; mailscope_implicit_tls_port(i, &port); i++) {
+        remember_builtin("tls.port", port, TRUE, mail_tls_handle);
         ssl_dissector_add(port, mail_tls_handle);
+    }
     imf_handle = find_dissector_add_dependency("imf", proto_mail);
     hf_tcp_payload = proto_registrar_get_id_byname("tcp.payload");
     hf_tcp_seq = proto_registrar_get_id_byname("tcp.seq");
     hf_tcp_ack = proto_registrar_get_id_byname("tcp.ack");
     hf_tcp_flags = proto_registrar_get_id_byname("tcp.flags");
+    hf_tcp_srcport = proto_registrar_get_id_byname("tcp.srcport");
+    hf_tcp_dstport = proto_registrar_get_id_byname("tcp.dstport");
     register_postdissector(mail_post_handle);
     GArray *wanted = g_array_new(FALSE, FALSE, (guint)sizeof(int));
-    int fields[] = {hf_tcp_payload, hf_tcp_seq, hf_tcp_ack, hf_tcp_flags};
+    int fields[] = {hf_tcp_payload, hf_tcp_seq, hf_tcp_ack, hf_tcp_flags, hf_tcp_srcport, hf_tcp_dstport};
     for (guint i = 0; i < G_N_ELEMENTS(fields); i++)
         if (fields[i] >= 0)
             g_array_append_val(wanted, fields[i]);

@@ -248,9 +248,12 @@ fn credentials_tap_lists_every_mechanism() {
             .map(|c| (c.frame, c.username.unwrap_or_else(|| "n.a.".into())))
             .collect();
         let out = tshark().on(&capture, &["-q", "-z", "credentials"]);
+        // mailscope's records say "<mechanism> authentication"; Wireshark's own
+        // SMTP and POP add theirs beside them, as without mailscope.
         let rows: Vec<(u64, String)> = out
             .stdout
             .lines()
+            .filter(|l| l.contains(" authentication"))
             .filter_map(|l| {
                 let mut cells = l.split_whitespace();
                 let frame = cells.next()?.parse().ok()?;
@@ -332,24 +335,38 @@ fn expert_infos_name_the_problem() {
     assert_eq!(out.stdout, "16\n");
 }
 
+/// Wireshark's own SMTP hands DATA to IMF as without mailscope (once, not
+/// twice); `mail.imf` adds IMF where Wireshark shows none (POP3 RETR/TOP),
+/// with the content dot-unstuffed, so Export Objects > IMF has those too.
 #[test]
 fn message_content_reaches_imf_and_export_objects() {
     let fixture = common::root().join("fixtures/auth-plain/capture.pcap");
-    let out = tshark().on(
-        &fixture,
-        &[
-            "-Y",
-            "imf",
-            "-T",
-            "fields",
-            "-e",
-            "imf.subject",
-            "-e",
-            "mail.smtp.data.size",
-        ],
+    let fields = [
+        "-Y",
+        "imf",
+        "-T",
+        "fields",
+        "-e",
+        "imf.subject",
+        "-e",
+        "mail.smtp.data.size",
+    ];
+    assert_eq!(tshark().on(&fixture, &fields).stdout, "Dots\t262\n");
+    let mut with_pref = vec!["-o", "mail.imf:TRUE"];
+    with_pref.extend(fields);
+    assert_eq!(tshark().on(&fixture, &with_pref).stdout, "Dots\t262\n");
+
+    let pop3 = common::root().join("fixtures/pop3-user-pass/capture.pcap");
+    let subjects = ["-Y", "imf", "-T", "fields", "-e", "imf.subject"];
+    assert_eq!(tshark().on(&pop3, &subjects).stdout, "");
+    let mut with_pref = vec!["-o", "mail.imf:TRUE"];
+    with_pref.extend(subjects);
+    assert_eq!(
+        tshark().on(&pop3, &with_pref).stdout,
+        "Message 1\nMessage 2\n"
     );
-    assert_eq!(out.stdout, "Dots\t262\n");
-    let dir = tshark().stage(&fixture).parent().unwrap().join("exported");
+
+    let dir = tshark().stage(&pop3).parent().unwrap().join("exported");
     std::fs::create_dir_all(&dir).unwrap();
     std::process::Command::new("chmod")
         .arg("a+rwx")
@@ -357,16 +374,21 @@ fn message_content_reaches_imf_and_export_objects() {
         .status()
         .unwrap();
     let export = format!("imf,{}", dir.display());
-    let out = tshark().on(&fixture, &["-q", "--export-objects", &export]);
+    let out = tshark().on(
+        &pop3,
+        &["-o", "mail.imf:TRUE", "-q", "--export-objects", &export],
+    );
     assert_eq!(out.status, 0, "{}", out.stderr);
-    let files: Vec<_> = std::fs::read_dir(&dir)
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
     let eml = std::fs::read_to_string(&files[0]).unwrap();
     assert!(
-        eml.contains("Subject: Dots") && eml.contains("\r\n.hidden\r\n"),
+        eml.contains("Subject: Message 1")
+            && eml.contains("\r\n.a line that starts with a dot\r\n"),
         "{eml}"
     );
 }
@@ -411,6 +433,53 @@ fn no_shared_capture_crashes_or_trips_a_dissector_bug() {
             );
         }
     }
+}
+
+/// Frames that match each of Wireshark's own mail filters, from one run.
+fn builtin_counts(out: &common::Output) -> [usize; 5] {
+    let mut counts = [0; 5];
+    for line in out.stdout.lines() {
+        for (count, cell) in counts.iter_mut().zip(line.split('\t').skip(1)) {
+            *count += usize::from(!cell.is_empty());
+        }
+    }
+    counts
+}
+
+/// Wireshark's own SMTP, POP and IMF stay where they were: with mailscope
+/// loaded, `smtp`, `pop`, `imf`, `smtp.req.command` and
+/// `pop.request.command` match the same number of frames in every capture.
+#[test]
+fn builtin_dissectors_match_the_same_frames_with_mailscope_loaded() {
+    let fields = [
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "smtp",
+        "-e",
+        "pop",
+        "-e",
+        "imf",
+        "-e",
+        "smtp.req.command",
+        "-e",
+        "pop.request.command",
+    ];
+    let mut checked = 0;
+    for capture in fixtures().into_iter().chain(shared_captures()) {
+        let without = builtin_counts(&tshark().without_plugin(&capture, &fields));
+        let with = builtin_counts(&tshark().on(&capture, &fields));
+        assert_eq!(
+            with,
+            without,
+            "{}: [smtp, pop, imf, smtp.req.command, pop.request.command]",
+            capture.display()
+        );
+        checked += usize::from(without.iter().any(|c| *c > 0));
+    }
+    assert!(checked >= 10, "only {checked} captures with SMTP or POP");
 }
 
 /// At Wireshark's default TCP settings, segments TCP withholds from
@@ -606,10 +675,12 @@ fn pop3_credentials_states_and_messages_in_tshark() {
     );
     // QUIT is sent in the transaction state; its answer comes in the update state.
     assert_eq!(out.stdout, "QUIT\n");
-    // RETR 1 and TOP 2 0 reach IMF.
+    // With mail.imf, RETR 1 and TOP 2 0 reach IMF (Wireshark's POP hands it none).
     let out = tshark().on(
         &fixture,
         &[
+            "-o",
+            "mail.imf:TRUE",
             "-Y",
             "imf",
             "-T",
@@ -655,6 +726,8 @@ fn pop3_on_another_port_stls_and_995_with_key_logs() {
         &[
             "-o",
             keys.as_str(),
+            "-o",
+            "mail.imf:TRUE",
             "-Y",
             "mail.auth.password || imf",
             "-T",

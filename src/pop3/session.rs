@@ -89,6 +89,11 @@ impl Pop3 {
         }
     }
 
+    /// An STLS awaits the server's answer: TLS may start after it.
+    pub fn awaits_tls_answer(&self) -> bool {
+        self.pending.iter().any(|p| p.verb == "STLS")
+    }
+
     /// The RFC 1939 state as users name it, at this moment.
     pub fn state_name(&self) -> &'static str {
         if self.tls.is_tls(Direction::ToServer) {

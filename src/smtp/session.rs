@@ -90,6 +90,11 @@ impl Smtp {
         }
     }
 
+    /// A STARTTLS awaits the server's answer: TLS may start after it.
+    pub fn awaits_tls_answer(&self) -> bool {
+        self.pending.iter().any(|p| p.verb == "STARTTLS")
+    }
+
     /// The session state as users name it, at this moment.
     pub fn state_name(&self) -> &'static str {
         if self.tls.is_tls(Direction::ToServer) {

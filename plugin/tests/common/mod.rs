@@ -153,21 +153,33 @@ impl Tshark {
         self.home.join("plugins")
     }
 
+    /// Runs tshark with no plugin at all (Wireshark as it comes), on a capture.
+    pub fn without_plugin(&self, capture: &Path, args: &[&str]) -> Output {
+        let empty = self.home.join("no-plugins");
+        std::fs::create_dir_all(&empty).unwrap();
+        let staged = self.stage(capture);
+        let path = staged.to_string_lossy().into_owned();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["-r", &path]);
+        self.run_with_plugin_dir(&empty, &all)
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with_plugin_dir(&self.plugin_dir(), args)
+    }
+
+    fn run_with_plugin_dir(&self, plugin_dir: &Path, args: &[&str]) -> Output {
         let mut command = if self.as_nobody {
             let mut c = Command::new("runuser");
             c.args(["-u", "nobody", "--", "env"])
                 .arg(format!("HOME={}", self.home.display()))
-                .arg(format!(
-                    "WIRESHARK_PLUGIN_DIR={}",
-                    self.plugin_dir().display()
-                ))
+                .arg(format!("WIRESHARK_PLUGIN_DIR={}", plugin_dir.display()))
                 .arg("tshark");
             c
         } else {
             let mut c = Command::new("tshark");
             c.env("HOME", &self.home)
-                .env("WIRESHARK_PLUGIN_DIR", self.plugin_dir());
+                .env("WIRESHARK_PLUGIN_DIR", plugin_dir);
             c
         };
         let out = command

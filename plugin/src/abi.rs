@@ -184,17 +184,24 @@ pub struct MsPdu {
     pub item_count: u32,
     pub anomalies: *const MsAnomaly,
     pub anomaly_count: u32,
-    /// Non-null when this PDU completes a credential.
-    pub credential_user: *const c_char,
-    pub credential_info: *const c_char,
-    /// Index of the field that carries the secret (password, token or response).
-    pub credential_secret_field: u16,
     /// The server accepted STARTTLS/STLS here: TLS follows.
     pub starts_tls: bool,
     /// The message this PDU completes (dot-unstuffed, chunks joined), else null.
     pub message: *const u8,
     pub message_len: u32,
     pub message_source: MsMessageSource,
+}
+
+/// One record for Wireshark's credentials tap.
+#[repr(C)]
+pub struct MsTap {
+    pub user: *const c_char,
+    /// Mechanism and outcome, e.g. `PLAIN authentication, failure`.
+    pub info: *const c_char,
+    /// Index of the field that carries the secret (password, token or response).
+    pub secret_field: u16,
+    /// Frame of the client message that completed the credential.
+    pub username_frame: u32,
 }
 
 /// What one segment produced.
@@ -209,4 +216,7 @@ pub struct MsResult {
     pub stream_offset: u64,
     /// Non-null if mailscope failed internally on this segment.
     pub internal_error: *const c_char,
+    /// Credentials-tap records to queue on this frame.
+    pub taps: *const MsTap,
+    pub tap_count: u32,
 }

@@ -12,12 +12,14 @@ use std::ffi::{c_char, c_int, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
+use credentials::{Logins, TapRecord};
 use mailscope::{detect, Connection, Direction, Expert, Field, Pdu, Protocol, Value};
 
 mod abi;
+mod credentials;
 pub use abi::{
     MsAnomaly, MsExpertGroup, MsExpertInfo, MsFieldInfo, MsItem, MsItemKind, MsMessageSource,
-    MsPdu, MsProtocol, MsResult, MsSeverity,
+    MsPdu, MsProtocol, MsResult, MsSeverity, MsTap,
 };
 
 // ----- plugin entry symbols, from the Wireshark version found at build time
@@ -244,6 +246,8 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
 
 pub struct PluginConnection {
     connection: Connection,
+    /// Logins awaiting the server's answer, for the credentials tap.
+    logins: Logins,
     /// A panic left the connection in an unknown state: it is not parsed further.
     poisoned: bool,
 }
@@ -271,6 +275,7 @@ pub extern "C" fn mailscope_conn_new_after_starttls(protocol: MsProtocol) -> *mu
 fn register(connection: Connection) -> *mut PluginConnection {
     let mut conn = Box::new(PluginConnection {
         connection,
+        logins: Logins::default(),
         poisoned: false,
     });
     let ptr: *mut PluginConnection = &mut *conn;
@@ -286,6 +291,7 @@ struct OwnedResult {
     items: Vec<Vec<MsItem>>,
     anomalies: Vec<Vec<MsAnomaly>>,
     strings: Vec<CString>,
+    taps: Vec<MsTap>,
     pdus: Vec<Pdu>,
 }
 
@@ -305,6 +311,7 @@ fn build_result(
     encrypted: bool,
     stream_offset: Option<u64>,
     error: Option<String>,
+    taps: &[TapRecord],
 ) -> Box<OwnedResult> {
     let mut owned = Box::new(OwnedResult {
         view: MsResult {
@@ -314,11 +321,14 @@ fn build_result(
             has_stream_offset: stream_offset.is_some(),
             stream_offset: stream_offset.unwrap_or(0),
             internal_error: std::ptr::null(),
+            taps: std::ptr::null(),
+            tap_count: 0,
         },
         pdu_views: Vec::new(),
         items: Vec::new(),
         anomalies: Vec::new(),
         strings: Vec::new(),
+        taps: Vec::new(),
         pdus,
     });
     let OwnedResult {
@@ -327,8 +337,19 @@ fn build_result(
         items,
         anomalies,
         strings,
+        taps: tap_views,
         pdus,
     } = &mut *owned;
+    for tap in taps {
+        tap_views.push(MsTap {
+            user: c_text(strings, &tap.user),
+            info: c_text(strings, &tap.info),
+            secret_field: tap.secret_field as u16,
+            username_frame: u32::try_from(tap.username_frame).unwrap_or(u32::MAX),
+        });
+    }
+    view.taps = tap_views.as_ptr();
+    view.tap_count = tap_views.len() as u32;
     if let Some(error) = error {
         view.internal_error = c_text(strings, &error);
     }
@@ -384,24 +405,6 @@ fn pdu_view(pdu: &Pdu, strings: &mut Vec<CString>) -> (MsPdu, Vec<MsItem>, Vec<M
             }
         })
         .collect();
-    let (credential_user, credential_info, credential_secret_field) = match &pdu.credential {
-        Some(c) => {
-            let user = c.username.clone().unwrap_or_else(|| "n.a.".to_string());
-            let mut info = format!("{} authentication", c.mechanism);
-            if let Some(domain) = &c.domain {
-                info.push_str(&format!(", domain {domain}"));
-            }
-            if let Some(host) = &c.host {
-                info.push_str(&format!(", host {host}"));
-            }
-            (
-                c_text(strings, &user),
-                c_text(strings, &info),
-                c.secret_field() as u16,
-            )
-        }
-        None => (std::ptr::null(), std::ptr::null(), 0),
-    };
     let (message, message_len, message_source) = match &pdu.message {
         Some(m) => (
             m.content.as_ptr(),
@@ -420,9 +423,6 @@ fn pdu_view(pdu: &Pdu, strings: &mut Vec<CString>) -> (MsPdu, Vec<MsItem>, Vec<M
         item_count: item_views.len() as u32,
         anomalies: anomaly_views.as_ptr(),
         anomaly_count: anomaly_views.len() as u32,
-        credential_user,
-        credential_info,
-        credential_secret_field,
         starts_tls: pdu.starts_tls,
         message,
         message_len,
@@ -439,7 +439,7 @@ fn keep(result: Box<OwnedResult>) -> *const MsResult {
 
 fn run(
     conn: *mut PluginConnection,
-    work: impl FnOnce(&mut Connection) -> (Vec<Pdu>, bool, Option<u64>),
+    work: impl FnOnce(&mut PluginConnection) -> (Vec<Pdu>, bool, Option<u64>, Vec<TapRecord>),
 ) -> *const MsResult {
     // SAFETY: the shim only passes pointers returned by `mailscope_conn_new` before the last reset.
     let Some(conn) = (unsafe { conn.as_mut() }) else {
@@ -448,8 +448,10 @@ fn run(
     if conn.poisoned {
         return std::ptr::null();
     }
-    match catch_unwind(AssertUnwindSafe(|| work(&mut conn.connection))) {
-        Ok((pdus, encrypted, offset)) => keep(build_result(pdus, encrypted, offset, None)),
+    match catch_unwind(AssertUnwindSafe(|| work(conn))) {
+        Ok((pdus, encrypted, offset, taps)) => {
+            keep(build_result(pdus, encrypted, offset, None, &taps))
+        }
         Err(panic) => {
             conn.poisoned = true;
             let what = panic
@@ -462,9 +464,20 @@ fn run(
                 false,
                 None,
                 Some(format!("mailscope stopped parsing this connection: {what}")),
+                &[],
             ))
         }
     }
+}
+
+/// Runs bytes through the connection; the logins answered become tap records.
+fn feed(
+    conn: &mut PluginConnection,
+    work: impl FnOnce(&mut Connection) -> mailscope::SegmentOutput,
+) -> (Vec<Pdu>, bool, Option<u64>, Vec<TapRecord>) {
+    let out = work(&mut conn.connection);
+    let taps = conn.logins.observe(&out.pdus);
+    (out.pdus, out.encrypted, out.stream_offset, taps)
 }
 
 /// One TCP segment (relative sequence numbers from the TCP dissector).
@@ -493,14 +506,15 @@ pub unsafe extern "C" fn mailscope_conn_segment(
         Direction::ToClient
     };
     run(conn, |c| {
-        let out = c.segment(
-            direction,
-            seq,
-            has_ack.then_some(ack),
-            bytes,
-            u64::from(frame),
-        );
-        (out.pdus, out.encrypted, out.stream_offset)
+        feed(c, |c| {
+            c.segment(
+                direction,
+                seq,
+                has_ack.then_some(ack),
+                bytes,
+                u64::from(frame),
+            )
+        })
     })
 }
 
@@ -527,8 +541,7 @@ pub unsafe extern "C" fn mailscope_conn_stream(
         Direction::ToClient
     };
     run(conn, |c| {
-        let out = c.stream_data(direction, bytes, u64::from(frame));
-        (out.pdus, out.encrypted, out.stream_offset)
+        feed(c, |c| c.stream_data(direction, bytes, u64::from(frame)))
     })
 }
 
@@ -544,7 +557,10 @@ pub unsafe extern "C" fn mailscope_conn_at_end(
     conn: *mut PluginConnection,
     frame: u32,
 ) -> *const MsResult {
-    run(conn, |c| (c.clone().finish(u64::from(frame)), false, None))
+    run(conn, |c| {
+        let pdus = c.connection.clone().finish(u64::from(frame));
+        (pdus, false, None, c.logins.unanswered())
+    })
 }
 
 /// Whether `conn` has a STARTTLS or STLS awaiting the server's answer.
@@ -589,7 +605,16 @@ mod tests {
         let text = unsafe { std::ffi::CStr::from_ptr(password.text) };
         assert_eq!(text.to_str().unwrap(), "secret");
         assert!(items.iter().all(|i| i.offset + i.len <= pdu.len));
-        assert!(!pdu.credential_user.is_null());
+        assert_eq!(result.tap_count, 0, "no answer yet");
+        let reply = b"235 2.7.0 ok\r\n";
+        let answered = unsafe {
+            &*mailscope_conn_segment(conn, false, 1, 0, false, reply.as_ptr(), reply.len(), 4)
+        };
+        assert_eq!(answered.tap_count, 1);
+        let tap = unsafe { &*answered.taps };
+        let info = unsafe { std::ffi::CStr::from_ptr(tap.info) };
+        assert_eq!(info.to_str().unwrap(), "PLAIN authentication, success");
+        assert_eq!(tap.username_frame, 3);
         mailscope_reset();
     }
 

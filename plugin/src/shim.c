@@ -279,15 +279,15 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
     return top;
 }
 
-static void tap_credential(packet_info *pinfo, const MsPdu *pdu, const char *proto_name)
+static void tap_credential(packet_info *pinfo, const MsTap *tap, const char *proto_name)
 {
     tap_credential_t *auth = wmem_new0(pinfo->pool, tap_credential_t);
     auth->num = pinfo->num;
-    auth->username_num = pinfo->num;
-    auth->password_hf_id = hf_ids[pdu->credential_secret_field];
-    auth->username = wmem_strdup(pinfo->pool, pdu->credential_user);
+    auth->username_num = tap->username_frame;
+    auth->password_hf_id = hf_ids[tap->secret_field];
+    auth->username = wmem_strdup(pinfo->pool, tap->user);
     auth->proto = proto_name;
-    auth->info = wmem_strdup(pinfo->pool, pdu->credential_info);
+    auth->info = wmem_strdup(pinfo->pool, tap->info);
     tap_queue_packet(credentials_tap, pinfo, auth);
 }
 
@@ -300,6 +300,8 @@ static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         proto_item *ti = proto_tree_add_item(tree, proto_mail, tvb, 0, -1, ENC_NA);
         expert_add_info_format(pinfo, ti, &ei_ids[mailscope_expert_internal()], "%s", result->internal_error);
     }
+    for (guint32 i = 0; i < result->tap_count; i++)
+        tap_credential(pinfo, &result->taps[i], mailscope_protocol_name(conv->protocol));
     for (guint32 i = 0; i < result->pdu_count; i++) {
         const MsPdu *pdu = &result->pdus[i];
         tvbuff_t *pdu_tvb = tvb;
@@ -315,8 +317,6 @@ static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         }
         col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", pdu->info);
         add_pdu(pdu_tvb, base, pinfo, tree, pdu);
-        if (pdu->credential_user)
-            tap_credential(pinfo, pdu, mailscope_protocol_name(conv->protocol));
         /* Wireshark's own SMTP hands DATA to IMF where it has the port:
          * mailscope adds IMF only where Wireshark shows none. */
         gboolean builtin_imf = pdu->message_source == MS_MESSAGE_SOURCE_SMTP_DATA &&
@@ -342,7 +342,8 @@ static void show_at_end(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         stream->at_end = mailscope_conn_at_end(stream->conn, pinfo->num);
         stream->at_end_frame = stream->last_frame;
     }
-    if (stream->at_end && (stream->at_end->pdu_count > 0 || stream->at_end->internal_error))
+    if (stream->at_end && (stream->at_end->pdu_count > 0 || stream->at_end->tap_count > 0 ||
+                           stream->at_end->internal_error))
         show_result(tvb, pinfo, tree, conv, stream->at_end, "Mail PDU at the end of the capture");
 }
 

@@ -238,30 +238,78 @@ fn display_filters_select_credentials() {
     assert_eq!(out.stdout, "niaj\tEXAMPLE\tWS042\n");
 }
 
+/// `-z credentials` lists every login of every mechanism on the frame that
+/// carries the server's answer, with its outcome, and logins left without an
+/// answer at the end of a second pass.
 #[test]
-fn credentials_tap_lists_every_mechanism() {
+fn credentials_tap_lists_every_login_with_its_outcome() {
     for capture in fixtures() {
         let report = analyze_file(&capture, Options::default(), |_| {});
-        let expected: Vec<(u64, String)> = summarize(&report)
+        let credentials: Vec<_> = summarize(&report)
             .into_iter()
             .flat_map(|s| s.credentials)
-            .map(|c| (c.frame, c.username.unwrap_or_else(|| "n.a.".into())))
             .collect();
-        let out = tshark().on(&capture, &["-q", "-z", "credentials"]);
-        // mailscope's records say "<mechanism> authentication"; Wireshark's own
-        // SMTP and POP add theirs beside them, as without mailscope.
-        let rows: Vec<(u64, String)> = out
-            .stdout
-            .lines()
-            .filter(|l| l.contains(" authentication"))
-            .filter_map(|l| {
-                let mut cells = l.split_whitespace();
-                let frame = cells.next()?.parse().ok()?;
-                let _proto = cells.next()?;
-                Some((frame, cells.next()?.to_string()))
+        let mut answered = Vec::new();
+        for record in &report.frames {
+            for (frame, success) in record.pdus.iter().filter_map(|p| p.auth_outcome) {
+                let c = credentials.iter().find(|c| c.frame == frame).unwrap();
+                let outcome = if success { "success" } else { "failure" };
+                let user = c.username.clone().unwrap_or_else(|| "n.a.".into());
+                answered.push((
+                    record.frame,
+                    user,
+                    format!("{} authentication, {outcome}", c.mechanism),
+                ));
+            }
+        }
+        let unanswered: Vec<_> = credentials
+            .iter()
+            .filter(|c| c.success.is_none())
+            .map(|c| {
+                let user = c.username.clone().unwrap_or_else(|| "n.a.".into());
+                (
+                    user,
+                    format!("{} authentication, no answer in the capture", c.mechanism),
+                )
             })
             .collect();
-        assert_eq!(rows, expected, "{}: {}", capture.display(), out.stdout);
+        // mailscope's records say "<mechanism> authentication, <outcome>";
+        // Wireshark's own SMTP and POP add theirs beside them, as without mailscope.
+        let rows = |args: &[&str]| -> Vec<(u64, String, String)> {
+            let out = tshark().on(&capture, args);
+            out.stdout
+                .lines()
+                .filter(|l| l.contains(" authentication, "))
+                .filter_map(|l| {
+                    let mut cells = l.split_whitespace();
+                    let frame = cells.next()?.parse().ok()?;
+                    let _proto = cells.next()?;
+                    let user = cells.next()?.to_string();
+                    let info = cells.collect::<Vec<_>>().join(" ");
+                    Some((frame, user, info))
+                })
+                .collect()
+        };
+        let one_pass = rows(&["-q", "-z", "credentials"]);
+        let strip = |v: &[(u64, String, String)]| {
+            v.iter()
+                .map(|(f, u, i)| {
+                    (
+                        *f,
+                        u.clone(),
+                        i.split(", domain").next().unwrap().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&one_pass), answered, "{}", capture.display());
+        let two_pass = rows(&["-2", "-q", "-z", "credentials"]);
+        let late: Vec<_> = strip(&two_pass)
+            .into_iter()
+            .filter(|(_, _, info)| info.ends_with("no answer in the capture"))
+            .map(|(_, user, info)| (user, info))
+            .collect();
+        assert_eq!(late, unanswered, "{}", capture.display());
     }
 }
 

@@ -67,10 +67,7 @@ fn json_lines_carry_frame_and_fields_in_tree_order() {
     };
     assert_eq!(value("mail.auth.username"), "alice");
     assert_eq!(value("mail.auth.password"), "wonderland");
-    assert_eq!(
-        auth["info"][0],
-        "C: AUTH PLAIN YWRtaW4AYWxpY2UAd29uZGVybGFuZA== (user: alice)"
-    );
+    assert_eq!(auth["info"][0], "C: AUTH PLAIN (user: alice)");
 }
 
 #[test]

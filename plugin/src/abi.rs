@@ -180,6 +180,8 @@ pub struct MsPdu {
     pub len: u32,
     /// The Info column text.
     pub info: *const c_char,
+    /// The tree's one-line label: direction and command verb or reply code.
+    pub label: *const c_char,
     pub items: *const MsItem,
     pub item_count: u32,
     pub anomalies: *const MsAnomaly,

@@ -365,6 +365,31 @@ fn build_result(
     owned
 }
 
+/// A PDU's one-line label for the tree: its direction and what it is
+/// (`C: AUTH`, `S: 235`, `S: +OK`, `C: message content`).
+fn label(pdu: &Pdu) -> String {
+    let direction = pdu.direction.info_prefix();
+    let mut step = None;
+    for (item, _) in pdu.flatten() {
+        match item.field {
+            Field::SmtpCommand
+            | Field::PopCommand
+            | Field::SmtpReplyCode
+            | Field::PopResponseIndicator => return format!("{direction}: {}", item.value),
+            Field::SmtpData | Field::PopData => return format!("{direction}: message content"),
+            Field::AuthStep if step.is_none() => step = Some(item.value.to_string()),
+            _ => {}
+        }
+    }
+    match step {
+        Some(step) => format!("{direction}: AUTH {step}"),
+        None if pdu.anomalies.iter().any(|a| a.expert == Expert::Gap) => {
+            format!("{direction}: bytes missing")
+        }
+        None => format!("{direction}: line"),
+    }
+}
+
 /// One PDU as C reads it, with the item and anomaly arrays its pointers
 /// point into (the caller keeps them alive); spans are clamped to the PDU.
 fn pdu_view(pdu: &Pdu, strings: &mut Vec<CString>) -> (MsPdu, Vec<MsItem>, Vec<MsAnomaly>) {
@@ -419,6 +444,7 @@ fn pdu_view(pdu: &Pdu, strings: &mut Vec<CString>) -> (MsPdu, Vec<MsItem>, Vec<M
         bytes: pdu.bytes.as_ptr(),
         len: len as u32,
         info: c_text(strings, &pdu.info),
+        label: c_text(strings, &label(pdu)),
         items: item_views.as_ptr(),
         item_count: item_views.len() as u32,
         anomalies: anomaly_views.as_ptr(),

@@ -236,11 +236,12 @@ static gboolean from_server(const mail_conv_t *conv, packet_info *pinfo)
 }
 
 /* Adds one PDU's items; `tvb` holds the PDU's bytes from `base` on. */
-static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_tree *tree, const MsPdu *pdu)
+static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_tree *tree, const MsPdu *pdu,
+                           const char *protocol)
 {
     proto_tree *parents[MAIL_MAX_DEPTH + 1];
     proto_item *top = proto_tree_add_item(tree, proto_mail, tvb, base, pdu->len, ENC_NA);
-    proto_item_append_text(top, ", %s", pdu->info);
+    proto_item_set_text(top, "mailscope %s, %s", protocol, pdu->label);
     parents[0] = proto_item_add_subtree(top, ett_mail);
 
     for (guint32 i = 0; i < pdu->item_count; i++) {
@@ -316,7 +317,7 @@ static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
             add_new_data_source(pinfo, pdu_tvb, data_source);
         }
         col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", pdu->info);
-        add_pdu(pdu_tvb, base, pinfo, tree, pdu);
+        add_pdu(pdu_tvb, base, pinfo, tree, pdu, mailscope_protocol_column(conv->protocol));
         /* Wireshark's own SMTP hands DATA to IMF where it has the port:
          * mailscope adds IMF only where Wireshark shows none. */
         gboolean builtin_imf = pdu->message_source == MS_MESSAGE_SOURCE_SMTP_DATA &&

@@ -332,26 +332,89 @@ fn smtp_on_other_ports_is_found_without_decode_as() {
     assert_eq!(out.stdout, "50000,10025\tportless\n");
 }
 
+/// The Info column as a user reads it: `C: <command>` / `S: <reply>`, the
+/// decoded user appended, SASL steps named instead of their base64, EHLO
+/// with its extension count, RETR with the message number and size, single
+/// spaces.
 #[test]
 fn info_column_follows_wireshark_habit() {
-    let fixture = common::root().join("fixtures/auth-login-odd-prompts/capture.pcap");
-    let out = tshark().on(
-        &fixture,
-        &["-Y", "mail", "-T", "fields", "-e", "_ws.col.Info"],
-    );
-    let lines: Vec<&str> = out.stdout.lines().collect();
+    let info = |fixture: &str| -> Vec<String> {
+        let capture = common::root()
+            .join("fixtures")
+            .join(fixture)
+            .join("capture.pcap");
+        let out = tshark().on(
+            &capture,
+            &["-Y", "mail", "-T", "fields", "-e", "_ws.col.Info"],
+        );
+        out.stdout.lines().map(str::to_string).collect()
+    };
+    let login = info("auth-login-odd-prompts");
     assert_eq!(
-        lines[0],
+        login[0],
         "S: 220 mail.example.org ESMTP Postfix (Debian/GNU)"
     );
+    for expected in [
+        "C: AUTH LOGIN (user: eve)",
+        "S: 250 mail.example.org (9 extensions)",
+        "S: 235 2.7.0 Authentication successful (user: eve)",
+    ] {
+        assert!(login.iter().any(|l| l == expected), "{expected}: {login:?}");
+    }
+    let cram = info("auth-cram-md5");
     assert!(
-        lines.contains(&"C: AUTH LOGIN ZXZl (user: eve)"),
-        "{lines:?}"
+        cram.iter()
+            .any(|l| l == "S: 334 <1896.697170952@mail.example.org>"),
+        "{cram:?}"
     );
     assert!(
-        lines.contains(&"S: 235 2.7.0 Authentication successful (user: eve)"),
-        "{lines:?}"
+        cram.iter()
+            .any(|l| l == "C: (CRAM-MD5 response) (user: frank)"),
+        "{cram:?}"
     );
+    let pop3 = info("pop3-user-pass");
+    assert!(
+        pop3.iter().any(|l| l == "S: +OK message 1, 268 bytes"),
+        "{pop3:?}"
+    );
+    assert!(
+        pop3.iter()
+            .any(|l| l == "S: +OK top 0 lines of message 2, 216 bytes"),
+        "{pop3:?}"
+    );
+    for line in login.iter().chain(&cram).chain(&pop3) {
+        assert!(!line.contains("  "), "double space in {line:?}");
+    }
+}
+
+/// One short line per PDU heads mailscope's tree (protocol, direction, verb
+/// or code); a username carried over from an earlier frame is generated on
+/// the frame that completes the login and stands before the password.
+#[test]
+fn tree_labels_are_short_and_the_user_comes_before_the_secret() {
+    let fixture = common::root().join("fixtures/auth-plain-two-step-failure/capture.pcap");
+    let out = tshark().on(&fixture, &["-Y", "frame.number == 26", "-V"]);
+    let labels: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("mailscope "))
+        .collect();
+    assert_eq!(
+        labels,
+        ["mailscope SMTP, C: AUTH response"],
+        "{}",
+        out.stdout
+    );
+    let user = out.stdout.find("[Username: carol]");
+    let password = out.stdout.find("Password: correct horse");
+    assert!(
+        matches!((user, password), (Some(u), Some(p)) if u < p),
+        "{}",
+        out.stdout
+    );
+    let pop3 = common::root().join("fixtures/pop3-user-pass/capture.pcap");
+    let out = tshark().on(&pop3, &["-Y", "mail.auth.password == \"hunter2\"", "-V"]);
+    assert!(out.stdout.contains("[Username: wendy]"), "{}", out.stdout);
 }
 
 #[test]

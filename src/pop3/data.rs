@@ -27,7 +27,7 @@ impl Pop3 {
         if matches!(verb, "RETR" | "TOP") {
             let (content, unstuffed) = unstuff(&body);
             tree.push(tree::content(body_at, body.len(), content.len(), unstuffed));
-            pdu.info = format!("{}, message {} bytes", pdu.info, content.len());
+
             let mut numbers = command
                 .argument
                 .split(' ')
@@ -42,6 +42,14 @@ impl Pop3 {
             } else {
                 MessageSource::Pop3Retr { number }
             };
+            // The message number and its size, as users look for them.
+            let what = match source {
+                MessageSource::Pop3Top { lines, .. } => {
+                    format!("top {lines} lines of message {number}")
+                }
+                _ => format!("message {number}"),
+            };
+            pdu.info = format!("S: +OK {what}, {} bytes", content.len());
             pdu.message = Some(MailMessage {
                 source,
                 content,

@@ -246,6 +246,8 @@ impl Pop3 {
                 Some(tree::apop(line, login.as_ref(), self.timestamp.as_deref()))
             }
             Command::Auth { mechanism, initial } => {
+                // The Info column names the mechanism, not the initial response's base64.
+                pdu.info = format!("C: AUTH {}", mechanism.value.to_ascii_uppercase());
                 let mut exchange = Exchange::new(&mechanism.value);
                 let mut auth = Item::tree(Field::Auth, line.argument_offset, line.argument_len());
                 match initial {
@@ -300,6 +302,7 @@ impl Pop3 {
                     let at = status.text_offset;
                     let mut auth = Item::tree(Field::Auth, at, status.len() - at);
                     let step = exchange.step(Side::Server, &status.text, at, pdu.frame);
+                    pdu.info = sasl::challenge_info("+", exchange.mechanism(), &step);
                     sasl::apply_step(pdu, &mut auth, step);
                     tree.push(auth);
                 }

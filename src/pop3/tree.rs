@@ -89,12 +89,8 @@ pub fn user(line: &CommandLine, name: &Spanned<String>) -> Item {
 pub fn pass(line: &CommandLine, user: Option<&str>, password: &Spanned<String>) -> Item {
     let mut auth = auth_of(line, USER_PASS);
     if let Some(user) = user {
-        auth.push(Item::text(
-            Field::AuthUsername,
-            password.offset,
-            password.len,
-            user,
-        ));
+        // Carried over from USER: generated here, before the password.
+        auth.push(Item::text(Field::AuthUsername, password.offset, 0, user));
     }
     auth.push(Item::text(
         Field::AuthPassword,
@@ -142,7 +138,8 @@ pub fn login_outcome(credential: &Credential, success: bool, len: usize) -> Item
         credential.mechanism.clone(),
     ));
     if let Some(user) = &credential.username {
-        auth.push(Item::text(Field::AuthUsername, 0, len, user.clone()));
+        // Carried over from the login: generated here.
+        auth.push(Item::text(Field::AuthUsername, 0, 0, user.clone()));
     }
     let result = if success { "success" } else { "failure" };
     auth.push(Item::text(Field::AuthResult, 0, len, result));

@@ -44,6 +44,12 @@ pub(crate) fn client_line(exchange: Option<&mut Exchange>, pdu: &mut Pdu, state:
     let mut auth = Item::tree(Field::Auth, 0, line.len());
     auth.push(state);
     let Some(exchange) = exchange else { return };
+    // The Info column names the step, not its base64.
+    pdu.info = if text.trim() == "*" {
+        format!("C: * ({} cancelled)", exchange.mechanism())
+    } else {
+        format!("C: ({} response)", exchange.mechanism())
+    };
     let step = if text.trim() == "*" {
         exchange.cancel(0, line.len())
     } else {
@@ -51,6 +57,18 @@ pub(crate) fn client_line(exchange: Option<&mut Exchange>, pdu: &mut Pdu, state:
     };
     apply_step(pdu, &mut auth, step);
     pdu.items.push(auth);
+}
+
+/// The Info column text of a server challenge: its decoded text when that
+/// is a short prompt (LOGIN's `Username:`), else what it is.
+pub(crate) fn challenge_info(prefix: &str, mechanism: &str, step: &StepOutput) -> String {
+    let decoded = step
+        .items
+        .iter()
+        .find(|i| i.field == Field::AuthChallenge)
+        .and_then(|i| i.value.as_str());
+    let what = format!("{mechanism} challenge");
+    format!("S: {prefix} {}", crate::text::sasl_info(decoded, &what))
 }
 
 /// Which SASL message this is.
@@ -189,9 +207,21 @@ impl Exchange {
         if out.credential.is_none() && !self.credential_sent && self.credential_complete() {
             // The step that completes a credential names whose it is, even when the
             // username came in an earlier message (LOGIN, SCRAM, DIGEST-MD5's rspauth).
+            // Carried over, it is generated (no bytes of its own here) and
+            // stands before the secret, as users read a login.
             if let (Some(user), None) = (&self.credential.username, &out.username) {
+                let secret = out.items.iter().position(|i| {
+                    matches!(
+                        i.field,
+                        Field::AuthPassword
+                            | Field::AuthToken
+                            | Field::AuthResponse
+                            | Field::AuthProof
+                    )
+                });
+                let at = secret.unwrap_or(out.items.len());
                 out.items
-                    .push(Item::text(Field::AuthUsername, offset, len, user.clone()));
+                    .insert(at, Item::text(Field::AuthUsername, offset, 0, user.clone()));
                 out.username = Some(user.clone());
             }
             self.credential.frame = frame;
@@ -220,8 +250,9 @@ impl Exchange {
             self.mechanism.clone(),
         ));
         if let Some(user) = &self.credential.username {
+            // Carried over from the client's messages: generated here.
             out.items
-                .push(Item::text(Field::AuthUsername, offset, len, user.clone()));
+                .push(Item::text(Field::AuthUsername, offset, 0, user.clone()));
             out.username = Some(user.clone());
         }
         let result = if success { "success" } else { "failure" };

@@ -231,6 +231,8 @@ impl Smtp {
         let transaction = self.apply_command(&line, pdu);
         let mut request = tree::request(&line, state, transaction);
         if let Command::Auth { mechanism, initial } = &line.command {
+            // The Info column names the mechanism, not the initial response's base64.
+            pdu.info = format!("C: AUTH {}", mechanism.value.to_ascii_uppercase());
             request.push(self.start_auth(&line, mechanism, initial.as_ref(), pdu));
         }
         pdu.items.push(request);
@@ -391,6 +393,13 @@ impl Smtp {
             self.greeted = true;
         }
         let verb = answered.map(|c| c.verb).unwrap_or_default();
+        if code == 250 && matches!(verb.as_str(), "EHLO" | "LHLO") && reply.lines.len() > 1 {
+            // The server's name and how many extensions it offers.
+            let name = reply.lines[0].text.split(' ').next().unwrap_or("");
+            let count = reply.lines.len() - 1;
+            let plural = if count == 1 { "" } else { "s" };
+            pdu.info = format!("S: 250 {name} ({count} extension{plural})");
+        }
         self.apply_reply(&verb, code, &reply, pdu, &mut tree);
         pdu.items.push(tree);
     }
@@ -414,6 +423,7 @@ impl Smtp {
                     if let Some(exchange) = self.auth.as_mut() {
                         let mut auth = Item::tree(Field::Auth, text_at, first_len - text_at);
                         let step = exchange.step(Side::Server, &challenge, text_at, pdu.frame);
+                        pdu.info = sasl::challenge_info("334", exchange.mechanism(), &step);
                         // A server message never completes the client's credential.
                         let step = sasl::StepOutput {
                             credential: None,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes docs/wireshark-auth.png: the Wireshark GUI (Qt, under Xvfb) with the
-# mailscope plugin, showing a decoded AUTH PLAIN exchange in the packet tree.
+# mailscope plugin, showing a decoded AUTH PLAIN exchange in the packet tree
+# beside Wireshark's own SMTP.
 #
 # Needs: wireshark-qt xvfb xdotool imagemagick fonts-dejavu-core
 #   (sudo apt-get install wireshark-qt xvfb xdotool imagemagick fonts-dejavu-core)
@@ -47,8 +48,9 @@ if [ -n "${SCREENSHOT_PROBE:-}" ]; then
     exit 0
 fi
 # Keyboard focus follows the pointer without a window manager: click the
-# mailscope row of the packet details (the fifth) and expand its subtrees.
-DISPLAY=$display xdotool mousemove "${ROW_X:-120}" "${ROW_Y:-543}" click 1
+# mailscope row of the packet details (the sixth, below Wireshark's own SMTP)
+# and expand its subtrees.
+DISPLAY=$display xdotool mousemove "${ROW_X:-120}" "${ROW_Y:-560}" click 1
 sleep 1
 DISPLAY=$display xdotool key shift+Right
 sleep 2

@@ -32,12 +32,10 @@
     (WIRESHARK_VERSION_MAJOR > (major) || (WIRESHARK_VERSION_MAJOR == (major) && WIRESHARK_VERSION_MINOR >= (minor)))
 
 #if MAIL_WS_AT_LEAST(4, 4)
-/* 4.4 moved preferences and heuristic dissectors from gboolean to C99 bool. */
+/* 4.4 moved preferences from gboolean to C99 bool. */
 typedef bool mail_bool_pref;
-typedef bool mail_heur_result;
 #else
 typedef gboolean mail_bool_pref;
-typedef gboolean mail_heur_result;
 #endif
 
 #if MAIL_WS_AT_LEAST(4, 2)

@@ -161,14 +161,7 @@ impl Pop3 {
         let line = command::parse(strip_eol(&pdu.bytes));
         pdu.info = info_line(Direction::ToServer, &lossy(strip_eol(&pdu.bytes)));
         let mut request = tree::request(&line, self.state_name());
-        for problem in &line.problems {
-            pdu.anomaly(
-                problem.expert,
-                problem.offset,
-                problem.len,
-                problem.message.clone(),
-            );
-        }
+        crate::text::report(pdu, &line.problems);
         if let Some(auth) = self.apply_command(&line, pdu) {
             request.push(auth);
         }
@@ -285,14 +278,7 @@ impl Pop3 {
         pdu.info = info_line(Direction::ToClient, &lossy(&status.line));
         let total = strip_eol(&pdu.bytes).len();
         let state = self.state_name();
-        if let Some(problem) = &status.problem {
-            pdu.anomaly(
-                problem.expert,
-                problem.offset,
-                problem.len,
-                problem.message.clone(),
-            );
-        }
+        crate::text::report(pdu, &status.problem);
         match status.indicator {
             None => pdu.items.push(tree::response(&status, total, state, None)),
             Some(Indicator::Continue) => {

@@ -220,14 +220,7 @@ impl Smtp {
             &crate::text::lossy(strip_eol(&pdu.bytes)),
         );
         let state = self.state_name();
-        for problem in &line.problems {
-            pdu.anomaly(
-                problem.expert,
-                problem.offset,
-                problem.len,
-                problem.message.clone(),
-            );
-        }
+        crate::text::report(pdu, &line.problems);
         let transaction = self.apply_command(&line, pdu);
         let mut request = tree::request(&line, state, transaction);
         if let Command::Auth { mechanism, initial } = &line.command {
@@ -368,14 +361,7 @@ impl Smtp {
     fn reply(&mut self, pdu: &mut Pdu) {
         let reply = reply::parse(&pdu.bytes);
         pdu.info = info_line(Direction::ToClient, &reply.first_text());
-        for problem in &reply.problems {
-            pdu.anomaly(
-                problem.expert,
-                problem.offset,
-                problem.len,
-                problem.message.clone(),
-            );
-        }
+        crate::text::report(pdu, &reply.problems);
         let state = self.state_name();
         let Some(code) = reply.code else {
             pdu.items.push(tree::reply(&reply, state, None, false));

@@ -2,6 +2,7 @@
 //! values: spans, and the problems a line alone shows.
 
 use crate::fields::Expert;
+use crate::item::Pdu;
 
 /// A value and the bytes of the line it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,5 +65,17 @@ impl VerbLine {
                 self.argument_text.clone(),
             )
         })
+    }
+}
+
+/// Reports each problem a parser found as an anomaly of the PDU, in order.
+pub(crate) fn report<'a>(pdu: &mut Pdu, problems: impl IntoIterator<Item = &'a Problem>) {
+    for problem in problems {
+        pdu.anomaly(
+            problem.expert,
+            problem.offset,
+            problem.len,
+            problem.message.clone(),
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! username's frame is linked), so a failed attempt never reads as one that
 //! worked. Logins the capture holds no answer to are listed at the end.
 
-use mailscope::{Credential, Field, Pdu};
+use mailscope::{Credential, Field, Limits, Pdu};
 
 /// One credentials-tap record, as the shim queues it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,10 +36,13 @@ fn record(credential: &Credential, outcome: &str) -> TapRecord {
     }
 }
 
-/// The logins of one connection awaiting the server's answer.
+/// The logins of one connection awaiting the server's answer, at most as
+/// many as the commands the core remembers awaiting a reply: past that the
+/// core has already raised its "oldest is forgotten" expert info, and the
+/// oldest login leaves the tap (it stays in the packet tree).
 #[derive(Debug, Default)]
 pub struct Logins {
-    pending: Vec<Credential>,
+    pending: std::collections::VecDeque<Credential>,
 }
 
 impl Logins {
@@ -49,11 +52,16 @@ impl Logins {
         let mut records = Vec::new();
         for pdu in pdus {
             if let Some(credential) = &pdu.credential {
-                self.pending.push(credential.clone());
+                if self.pending.len() >= Limits::default().max_pending() {
+                    self.pending.pop_front();
+                }
+                self.pending.push_back(credential.clone());
             }
             if let Some((frame, success)) = pdu.auth_outcome {
                 if let Some(at) = self.pending.iter().rposition(|c| c.frame == frame) {
-                    let credential = self.pending.remove(at);
+                    let Some(credential) = self.pending.remove(at) else {
+                        continue;
+                    };
                     records.push(record(
                         &credential,
                         if success { "success" } else { "failure" },
@@ -100,5 +108,20 @@ mod tests {
             logins.unanswered()[0].info,
             "USER/PASS authentication, no answer in the capture"
         );
+    }
+
+    #[test]
+    fn unanswered_logins_are_bounded() {
+        let mut conn = Connection::new(Protocol::Smtp);
+        let mut logins = Logins::default();
+        let cap = Limits::default().max_pending();
+        let line = b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n";
+        for frame in 0..(cap as u64 + 50) {
+            let pdus = conn.stream_data(Direction::ToServer, line, frame).pdus;
+            logins.observe(&pdus);
+        }
+        let unanswered = logins.unanswered();
+        assert_eq!(unanswered.len(), cap);
+        assert_eq!(unanswered[0].username_frame, 50, "the oldest left first");
     }
 }

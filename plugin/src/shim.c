@@ -98,6 +98,7 @@ static guint builtin_count;
 #define MAIL_KEY_CALLS 2       /* packet scope: decrypted records seen in this frame so far */
 #define MAIL_KEY_TLS 16        /* + the record's index: what a decrypted record gave */
 
+static dissector_table_t tcp_port_table;
 static dissector_handle_t mail_handle;
 static dissector_handle_t mail_post_handle;
 static dissector_handle_t mail_tls_handle;
@@ -189,8 +190,8 @@ static void decide_as(mail_conv_t *conv, const mail_endpoints_t *ep, MsProtocol 
 static MsProtocol port_protocol(guint32 port, gboolean *users)
 {
     MsProtocol protocol = mailscope_protocol_for_port((guint16)port, FALSE);
-    dissector_table_t ports = find_dissector_table("tcp.port");
-    *users = protocol == MS_PROTOCOL_NONE && ports && dissector_get_uint_handle(ports, port) == mail_handle;
+    *users = protocol == MS_PROTOCOL_NONE && tcp_port_table &&
+             dissector_get_uint_handle(tcp_port_table, port) == mail_handle;
     return protocol;
 }
 
@@ -203,17 +204,16 @@ static gboolean decide(mail_conv_t *conv, const mail_endpoints_t *ep, const guin
         return TRUE;
     if (conv->not_mail || len == 0)
         return FALSE;
-    bool to_server = 0;
-    MsProtocol found = MS_PROTOCOL_NONE;
-    bool recognised = mailscope_detect(bytes, len, &to_server, &found);
     gboolean users_dst, users_src;
     MsProtocol dst = port_protocol(ep->dstport, &users_dst);
     MsProtocol src = port_protocol(ep->srcport, &users_src);
+    bool to_server = 0;
+    MsProtocol found = MS_PROTOCOL_NONE;
     if (dst != MS_PROTOCOL_NONE)
         decide_as(conv, ep, dst, FALSE);
     else if (src != MS_PROTOCOL_NONE)
         decide_as(conv, ep, src, TRUE);
-    else if (recognised)
+    else if (mailscope_detect(bytes, len, &to_server, &found))
         decide_as(conv, ep, found, !to_server);
     else if (users_dst || users_src)
         decide_as(conv, ep, MS_PROTOCOL_SMTP, users_src && !users_dst);
@@ -384,9 +384,8 @@ static dissector_handle_t builtin_for(guint32 port, gboolean tls)
     return NULL;
 }
 
-static void remember_builtin(const char *table_name, guint32 port, gboolean tls, dissector_handle_t ours)
+static void remember_builtin(dissector_table_t table, guint32 port, gboolean tls, dissector_handle_t ours)
 {
-    dissector_table_t table = find_dissector_table(table_name);
     dissector_handle_t builtin = table ? dissector_get_uint_handle(table, port) : NULL;
     if (builtin && builtin != ours && builtin_count < MAIL_MAX_BUILTINS) {
         builtins[builtin_count].port = port;
@@ -438,13 +437,22 @@ static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     return tvb_captured_length(tvb);
 }
 
+/* TLS follows this frame, and its decrypted data goes to mailscope. */
+static void hand_to_tls(packet_info *pinfo, mail_conv_t *conv)
+{
+    if (!tls_handle || conv->tls_started)
+        return;
+    conv->tls_started = TRUE;
+    ssl_starttls_ack(tls_handle, pinfo, mail_tls_handle);
+}
+
 /* A server's answer to STARTTLS/STLS: if it accepts, the decrypted session
  * goes to mailscope (which runs Wireshark's own SMTP or POP on it too). TLS
  * keeps the first dissector that asks, so this runs before the built-in
  * dissector sees the answer. */
 static void claim_tls(tvbuff_t *tvb, packet_info *pinfo, mail_conv_t *conv)
 {
-    if (PINFO_FD_VISITED(pinfo) || !conv || !conv->outer.conn || conv->tls_started || !tls_handle ||
+    if (PINFO_FD_VISITED(pinfo) || !conv || !conv->outer.conn || conv->tls_started ||
         !from_server(conv, pinfo) || !mailscope_conn_awaits_tls(conv->outer.conn))
         return;
     const char *accept = conv->protocol == MS_PROTOCOL_POP3 ? "+OK" : "220";
@@ -452,8 +460,7 @@ static void claim_tls(tvbuff_t *tvb, packet_info *pinfo, mail_conv_t *conv)
     const guint8 *bytes = len ? tvb_get_ptr(tvb, 0, len) : NULL;
     for (guint at = 0; bytes && at + 3 <= len;) {
         if (memcmp(bytes + at, accept, 3) == 0 && (at + 3 == len || bytes[at + 3] != '-')) {
-            conv->tls_started = TRUE;
-            ssl_starttls_ack(tls_handle, pinfo, mail_tls_handle);
+            hand_to_tls(pinfo, conv);
             return;
         }
         const guint8 *eol = (const guint8 *)memchr(bytes + at, '\n', len - at);
@@ -497,16 +504,13 @@ static field_info *first_field(proto_tree *tree, int hf)
     return found && found->len > 0 ? (field_info *)g_ptr_array_index(found, 0) : NULL;
 }
 
-/* The server accepted STARTTLS/STLS: the decrypted session is mailscope's
- * (after Wireshark's own SMTP or POP, which asked TLS for it, in the same frame). */
+/* The server accepted STARTTLS/STLS in this frame (the core says so): the
+ * decrypted session is mailscope's, where no other dissector asked first. */
 static void take_tls_after(packet_info *pinfo, mail_conv_t *conv, const MsResult *result)
 {
-    for (guint32 i = 0; result && i < result->pdu_count; i++) {
-        if (result->pdus[i].starts_tls && tls_handle && !conv->tls_started) {
-            conv->tls_started = TRUE;
-            ssl_starttls_ack(tls_handle, pinfo, mail_tls_handle);
-        }
-    }
+    for (guint32 i = 0; result && i < result->pdu_count; i++)
+        if (result->pdus[i].starts_tls)
+            hand_to_tls(pinfo, conv);
 }
 
 /* Mail over TCP is parsed here, after every other dissector: from the
@@ -668,11 +672,13 @@ static void register_mail(void)
 static void handoff_mail(void)
 {
     /* mailscope's ports wrap the dissectors that had them (see dissect_mail). */
+    tcp_port_table = find_dissector_table("tcp.port");
+    dissector_table_t tls_ports = find_dissector_table("tls.port");
     range_t *ports = NULL;
     if (range_convert_str(NULL, &ports, mailscope_default_ports(), 65535) == CVT_NO_ERROR && ports) {
         for (guint r = 0; r < ports->nranges; r++)
             for (guint32 port = ports->ranges[r].low; port <= ports->ranges[r].high; port++)
-                remember_builtin("tcp.port", port, FALSE, mail_handle);
+                remember_builtin(tcp_port_table, port, FALSE, mail_handle);
         wmem_free(NULL, ports);
     }
     dissector_add_uint_range_with_preference("tcp.port", mailscope_default_ports(), mail_handle);
@@ -680,7 +686,7 @@ static void handoff_mail(void)
      * the dissector that had the port on it as well. */
     guint16 port;
     for (guint32 i = 0; mailscope_implicit_tls_port(i, &port); i++) {
-        remember_builtin("tls.port", port, TRUE, mail_tls_handle);
+        remember_builtin(tls_ports, port, TRUE, mail_tls_handle);
         ssl_dissector_add(port, mail_tls_handle);
     }
     imf_handle = find_dissector_add_dependency("imf", proto_mail);

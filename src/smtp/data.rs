@@ -46,6 +46,13 @@ pub fn body_len(raw: &[u8]) -> usize {
     raw.len().saturating_sub(terminator)
 }
 
+/// Appends as much of `bytes` as keeps `target` within `cap`; true if some did not fit.
+fn extend_capped(target: &mut Vec<u8>, bytes: &[u8], cap: usize) -> bool {
+    let room = cap.saturating_sub(target.len());
+    target.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    bytes.len() > room
+}
+
 /// The message being received in the current transaction.
 #[derive(Clone, Debug, Default)]
 pub struct Assembly {
@@ -70,36 +77,20 @@ impl Assembly {
 
     /// Keeps `bytes` as long as the cap has room; past it they are counted as lost.
     pub fn keep(&mut self, bytes: &[u8], max_message: usize) {
-        if self.truncated {
-            return;
+        if !self.truncated {
+            self.keep_chunk(bytes, max_message);
         }
-        let room = max_message.saturating_sub(self.content.len());
-        if bytes.len() > room {
-            self.truncated = true;
-        }
-        self.content
-            .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     /// Adds a whole BDAT chunk to the message, as long as the cap has room;
     /// each chunk counts on its own, so one lost chunk does not hide the next.
     pub fn keep_chunk(&mut self, bytes: &[u8], max_message: usize) {
-        let room = max_message.saturating_sub(self.content.len());
-        if bytes.len() > room {
-            self.truncated = true;
-        }
-        self.content
-            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.truncated |= extend_capped(&mut self.content, bytes, max_message);
     }
 
     /// Keeps `bytes` of the current BDAT chunk, as long as the cap has room.
     pub fn keep_chunk_bytes(&mut self, bytes: &[u8], max_message: usize) {
-        let room = max_message.saturating_sub(self.chunk.len());
-        if bytes.len() > room {
-            self.chunk_truncated = true;
-        }
-        self.chunk
-            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.chunk_truncated |= extend_capped(&mut self.chunk, bytes, max_message);
     }
 
     /// A new BDAT chunk starts at `stream_offset`.

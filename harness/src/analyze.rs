@@ -8,12 +8,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
-use mailscope::detect::{self, Protocol};
+use mailscope::detect::{self, Protocol, DETECTION_PACKETS};
 use mailscope::{Connection, Credential, Direction, Pdu};
 
 use crate::capture::{read_capture, CaptureError, TcpSegment};
-
-use mailscope::detect::DETECTION_PACKETS;
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {

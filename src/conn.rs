@@ -8,6 +8,7 @@
 use crate::detect::Protocol;
 use crate::item::{Direction, Pdu};
 use crate::limits::Limits;
+use crate::mime;
 use crate::pop3::Pop3;
 use crate::reassembly::{Chunk, Reassembler};
 use crate::smtp::Smtp;
@@ -77,6 +78,8 @@ impl Engine {
 pub struct Connection {
     streams: [Reassembler; 2],
     engine: Engine,
+    /// How messages are decoded.
+    mime: mime::Options,
 }
 
 impl Connection {
@@ -88,6 +91,7 @@ impl Connection {
         Connection {
             streams: Default::default(),
             engine: Engine::new(protocol, limits, false),
+            mime: mime::Options::default(),
         }
     }
 
@@ -96,7 +100,14 @@ impl Connection {
         Connection {
             streams: Default::default(),
             engine: Engine::new(protocol, Limits::default(), true),
+            mime: mime::Options::default(),
         }
+    }
+
+    /// Text and raw headers that declare no charset and are not UTF-8 are
+    /// read in `charset` (for example `gb18030`); `None` shows them as UTF-8.
+    pub fn set_default_charset(&mut self, charset: Option<String>) {
+        self.mime.default_charset = charset;
     }
 
     /// The direction's first payload byte has this sequence number (SYN + 1).
@@ -153,8 +164,25 @@ impl Connection {
             let chunks = self.streams[direction.index()].finish();
             self.deliver(direction, chunks, frame, &mut out);
         }
-        out.pdus.extend(self.engine.finish(frame));
+        let mut pdus = self.engine.finish(frame);
+        self.decode_messages(&mut pdus);
+        out.pdus.extend(pdus);
         out.pdus
+    }
+
+    /// Each message a PDU completes, decoded into its `mail.msg` tree.
+    fn decode_messages(&self, pdus: &mut [Pdu]) {
+        for pdu in pdus {
+            let Some(message) = &pdu.message else {
+                continue;
+            };
+            let decoded = mime::analyze(message, &self.mime);
+            pdu.message_items = vec![mime::tree::items(&decoded, message.content.len())];
+            for anomaly in &decoded.anomalies {
+                pdu.anomaly(anomaly.expert, 0, 0, anomaly.message.clone());
+            }
+            pdu.mime = Some(Box::new(decoded));
+        }
     }
 
     fn deliver(
@@ -167,11 +195,16 @@ impl Connection {
         for chunk in chunks {
             match chunk {
                 Chunk::Data(data) => {
-                    let (pdus, encrypted) = self.engine.feed(direction, &data, frame);
+                    let (mut pdus, encrypted) = self.engine.feed(direction, &data, frame);
+                    self.decode_messages(&mut pdus);
                     out.pdus.extend(pdus);
                     out.encrypted |= encrypted;
                 }
-                Chunk::Gap(missing) => out.pdus.extend(self.engine.gap(direction, missing, frame)),
+                Chunk::Gap(missing) => {
+                    let mut pdus = self.engine.gap(direction, missing, frame);
+                    self.decode_messages(&mut pdus);
+                    out.pdus.extend(pdus);
+                }
             }
         }
     }
@@ -305,13 +338,17 @@ mod tests {
                         "seed {seed}: PDU of {} bytes",
                         pdu.bytes.len()
                     );
-                    for (item, _) in pdu.flatten() {
+                    for (item, _) in pdu.flatten_wire() {
                         assert!(
                             item.offset + item.len <= pdu.bytes.len() || pdu.bytes.is_empty(),
                             "seed {seed}: {item:?} in {:?} {:?}",
                             String::from_utf8_lossy(&pdu.bytes),
                             pdu.info
                         );
+                    }
+                    let content = pdu.message.as_ref().map_or(0, |m| m.content.len());
+                    for (item, _) in pdu.flatten_message() {
+                        assert!(item.offset + item.len <= content, "seed {seed}: {item:?}");
                     }
                 }
                 if jitter == 0 {

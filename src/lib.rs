@@ -11,6 +11,7 @@ pub mod conn;
 pub mod detect;
 pub mod limits;
 pub mod message;
+pub mod mime;
 pub mod output;
 pub mod pop3;
 pub mod reassembly;

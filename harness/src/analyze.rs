@@ -306,6 +306,9 @@ pub struct MessageSummary {
     pub rcpt_to: Vec<String>,
     pub size: usize,
     pub complete: bool,
+    /// Decoded subject, and the parts with a file name: (name, size, sha256).
+    pub subject: Option<String>,
+    pub attachments: Vec<(String, u64, String)>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -374,6 +377,23 @@ pub fn summarize(report: &Report) -> Vec<ConnectionSummary> {
                 rcpt_to: envelope.1.clone(),
                 size: message.content.len(),
                 complete: message.complete && !message.truncated,
+                subject: pdu
+                    .mime
+                    .as_ref()
+                    .and_then(|m| m.subject.as_ref())
+                    .map(|s| s.value.clone()),
+                attachments: pdu
+                    .mime
+                    .iter()
+                    .flat_map(|m| m.attachments())
+                    .map(|p| {
+                        (
+                            p.filename.clone().unwrap_or_default(),
+                            p.size.unwrap_or(0),
+                            p.sha256.clone().unwrap_or_default(),
+                        )
+                    })
+                    .collect(),
             });
         }
     }

@@ -181,6 +181,16 @@ pub fn summary(report: &Report) -> String {
                 ),
             }
             .unwrap();
+            if let Some(subject) = &m.subject {
+                writeln!(out, "    subject {subject:?}").unwrap();
+            }
+            for (name, size, sha256) in &m.attachments {
+                writeln!(
+                    out,
+                    "    attachment {name:?}, {size} bytes, sha256 {sha256}"
+                )
+                .unwrap();
+            }
         }
     }
     out
@@ -214,9 +224,12 @@ fn snapshot_pdu(out: &mut String, pdu: &Pdu) {
         pdu.bytes.len()
     )
     .unwrap();
-    for (item, depth) in pdu.flatten() {
-        let end = (item.offset + item.len).min(pdu.bytes.len());
-        let covered = &pdu.bytes[item.offset.min(end)..end];
+    let message = pdu.message.as_ref().map_or(&[][..], |m| &m.content[..]);
+    let wire = pdu.flatten_wire().into_iter().map(|i| (i, &pdu.bytes[..]));
+    let carried = pdu.flatten_message().into_iter().map(|i| (i, message));
+    for ((item, depth), bytes) in wire.chain(carried) {
+        let end = (item.offset + item.len).min(bytes.len());
+        let covered = &bytes[item.offset.min(end)..end];
         let value = match &item.value {
             Value::None => String::new(),
             Value::Str(s) => format!(" = {s:?}"),

@@ -198,6 +198,10 @@ pub struct Pdu {
     pub credential: Option<Credential>,
     /// Set on the PDU that completes a message.
     pub message: Option<crate::message::MailMessage>,
+    /// That message decoded (headers, parts, digests).
+    pub mime: Option<Box<crate::mime::MimeMessage>>,
+    /// The `mail.msg` tree of that message; spans are offsets in `message.content`.
+    pub message_items: Vec<Item>,
     /// Set on the reply that ends an exchange: (frame of the credential, accepted).
     pub auth_outcome: Option<(u64, bool)>,
     /// The bytes that follow this PDU in its direction are TLS.
@@ -216,6 +220,8 @@ impl Pdu {
             anomalies: Vec::new(),
             credential: None,
             message: None,
+            mime: None,
+            message_items: Vec::new(),
             auth_outcome: None,
             starts_tls: false,
         }
@@ -236,10 +242,26 @@ impl Pdu {
         });
     }
 
-    /// Every item in tree order, with its depth.
+    /// Every item in tree order, with its depth: the PDU's own, then its message's.
     pub fn flatten(&self) -> Vec<(&Item, usize)> {
+        let mut out = Self::walk_all(&self.items);
+        out.extend(Self::walk_all(&self.message_items));
+        out
+    }
+
+    /// The items whose spans are offsets in `bytes`.
+    pub fn flatten_wire(&self) -> Vec<(&Item, usize)> {
+        Self::walk_all(&self.items)
+    }
+
+    /// The items whose spans are offsets in the message's content.
+    pub fn flatten_message(&self) -> Vec<(&Item, usize)> {
+        Self::walk_all(&self.message_items)
+    }
+
+    fn walk_all(items: &[Item]) -> Vec<(&Item, usize)> {
         let mut out = Vec::new();
-        for item in &self.items {
+        for item in items {
             item.walk(0, &mut |it, depth| out.push((it, depth)));
         }
         out

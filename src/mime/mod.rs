@@ -1,0 +1,142 @@
+//! MIME: every message decoded, every part described.
+//!
+//! [`analyze`] takes a [`MailMessage`] (the RFC 5322 message as carried) and
+//! returns a [`MimeMessage`]: the decoded headers, the part tree in tree
+//! order with each part's type, charset, transfer encoding, disposition,
+//! decoded file name, decoded size and digests, and the anomalies found.
+//! mail-parser does the parsing; `headers` corrects its whitespace handling
+//! around encoded words, and `parts` takes raw bytes by its offsets.
+//!
+//! Everything is bounded: at most [`MAX_PARTS`] parts are described, the
+//! tree is followed [`MAX_DEPTH`] levels deep, text is shown up to
+//! [`MAX_TEXT_BYTES`]; past a limit one anomaly says so.
+
+mod body;
+pub mod export;
+mod headers;
+mod parts;
+pub mod tree;
+
+use crate::fields::Expert;
+use crate::message::MailMessage;
+
+pub use body::sha256_hex;
+
+/// Most parts described per message; the rest are counted.
+pub const MAX_PARTS: usize = 1000;
+/// Deepest part nesting followed (multipart and message/rfc822 levels).
+pub const MAX_DEPTH: usize = 32;
+/// Most bytes of decoded text shown per text part.
+pub const MAX_TEXT_BYTES: usize = 2048;
+/// Most lines of decoded text shown per text part.
+pub const MAX_TEXT_LINES: usize = 64;
+
+/// A decoded header value and where its header line is in the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderValue {
+    pub value: String,
+    /// Span of the whole header field (name to end of value) in the message.
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// What kind of node a part is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartKind {
+    /// multipart/*: a container, with no body of its own.
+    Multipart,
+    /// message/rfc822 (or global): an attached message, whose root follows as `path.1`.
+    Message,
+    /// Anything else: a body.
+    Leaf,
+}
+
+/// One MIME part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MimePart {
+    /// "0" for the root; children "1", "2"; their children "1.1"; the root
+    /// of the message inside message/rfc822 part `p` is "p.1".
+    pub path: String,
+    pub kind: PartKind,
+    /// Lower-case type/subtype (text/plain when the part declares none).
+    pub content_type: String,
+    pub charset: Option<String>,
+    /// As declared, lower case (7bit, 8bit, binary, base64, quoted-printable).
+    pub transfer_encoding: Option<String>,
+    /// inline or attachment, as declared.
+    pub disposition: Option<String>,
+    /// Content-Disposition filename, else Content-Type name, decoded.
+    pub filename: Option<String>,
+    /// Decoded size and digests; none for multipart containers.
+    pub size: Option<u64>,
+    pub md5: Option<String>,
+    pub sha256: Option<String>,
+    /// Decoded text of a text part, cut at the text limits.
+    pub text: Vec<String>,
+    pub text_cut: bool,
+    /// Span of the part (headers and body) in the carried message, when the
+    /// part lies in it (not inside a base64-encoded attached message).
+    pub span: Option<(usize, usize)>,
+    /// The decoded body, kept only when asked for (export).
+    pub body: Option<Vec<u8>>,
+}
+
+/// Something wrong in a message that did not stop its decoding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MimeAnomaly {
+    pub expert: Expert,
+    pub message: String,
+}
+
+/// A message, decoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MimeMessage {
+    pub subject: Option<HeaderValue>,
+    pub from: Option<HeaderValue>,
+    pub to: Option<HeaderValue>,
+    pub cc: Option<HeaderValue>,
+    pub date: Option<HeaderValue>,
+    /// Without the angle brackets.
+    pub message_id: Option<HeaderValue>,
+    /// The message as carried: size and SHA-256.
+    pub size: u64,
+    pub sha256: String,
+    /// Only part of the message by design (POP3 TOP).
+    pub partial: bool,
+    /// Cut: at the size cap, by missing bytes, or by the end of the capture.
+    pub truncated: bool,
+    pub parts: Vec<MimePart>,
+    pub anomalies: Vec<MimeAnomaly>,
+}
+
+impl MimeMessage {
+    /// Parts that carry a file name: what users call attachments.
+    pub fn attachments(&self) -> impl Iterator<Item = &MimePart> {
+        self.parts
+            .iter()
+            .filter(|p| p.filename.is_some() && p.kind != PartKind::Multipart)
+    }
+}
+
+/// How to decode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Charset for text and raw 8-bit headers that declare none and are not
+    /// UTF-8 (Chinese mail clients often omit it), e.g. `gb18030`.
+    pub default_charset: Option<String>,
+    /// Keep each part's decoded body (for export).
+    pub keep_bodies: bool,
+}
+
+/// Decodes `message`.
+pub fn analyze(message: &MailMessage, options: &Options) -> MimeMessage {
+    let partial = message.source.is_partial();
+    let truncated = message.truncated || !message.complete;
+    let mut out = parts::decode(&message.content, options, partial || truncated);
+    out.partial = partial;
+    out.truncated = truncated;
+    out
+}
+
+#[cfg(test)]
+mod tests;

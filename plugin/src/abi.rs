@@ -192,6 +192,9 @@ pub struct MsPdu {
     pub message: *const u8,
     pub message_len: u32,
     pub message_source: MsMessageSource,
+    /// The decoded message's items (`mail.msg`), spans within `message`.
+    pub message_items: *const MsItem,
+    pub message_item_count: u32,
 }
 
 /// One record for Wireshark's credentials tap.

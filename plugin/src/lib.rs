@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use credentials::{Logins, TapRecord};
-use mailscope::{detect, Connection, Direction, Expert, Field, Pdu, Protocol, Value};
+use mailscope::{detect, Connection, Direction, Expert, Field, Item, Pdu, Protocol, Value};
 
 mod abi;
 mod credentials;
@@ -289,6 +289,7 @@ struct OwnedResult {
     view: MsResult,
     pdu_views: Vec<MsPdu>,
     items: Vec<Vec<MsItem>>,
+    message_items: Vec<Vec<MsItem>>,
     anomalies: Vec<Vec<MsAnomaly>>,
     strings: Vec<CString>,
     taps: Vec<MsTap>,
@@ -326,6 +327,7 @@ fn build_result(
         },
         pdu_views: Vec::new(),
         items: Vec::new(),
+        message_items: Vec::new(),
         anomalies: Vec::new(),
         strings: Vec::new(),
         taps: Vec::new(),
@@ -335,6 +337,7 @@ fn build_result(
         view,
         pdu_views,
         items,
+        message_items,
         anomalies,
         strings,
         taps: tap_views,
@@ -354,10 +357,11 @@ fn build_result(
         view.internal_error = c_text(strings, &error);
     }
     for pdu in pdus.iter() {
-        let (view, item_views, anomaly_views) = pdu_view(pdu, strings);
+        let (view, item_views, message_views, anomaly_views) = pdu_view(pdu, strings);
         pdu_views.push(view);
         // Moving a Vec moves its handle, not its heap buffer: the pointers stay valid.
         items.push(item_views);
+        message_items.push(message_views);
         anomalies.push(anomaly_views);
     }
     view.pdus = pdu_views.as_ptr();
@@ -390,33 +394,46 @@ fn label(pdu: &Pdu) -> String {
     }
 }
 
+/// Items as C reads them, spans clamped to the `len` bytes they point into.
+fn item_views(items: Vec<(&Item, usize)>, len: usize, strings: &mut Vec<CString>) -> Vec<MsItem> {
+    items
+        .into_iter()
+        .map(|(item, depth)| {
+            let offset = item.offset.min(len);
+            let (text, number) = match &item.value {
+                Value::Str(s) => (c_text(strings, s), 0),
+                Value::UInt(n) => (std::ptr::null(), *n),
+                Value::Bool(b) => (std::ptr::null(), u64::from(*b)),
+                Value::None => (std::ptr::null(), 0),
+            };
+            MsItem {
+                field: item.field as u16,
+                depth: depth as u16,
+                kind: item.field.kind().into(),
+                offset: offset as u32,
+                len: item.len.min(len - offset) as u32,
+                text,
+                number,
+            }
+        })
+        .collect()
+}
+
 /// One PDU as C reads it, with the item and anomaly arrays its pointers
-/// point into (the caller keeps them alive); spans are clamped to the PDU.
-fn pdu_view(pdu: &Pdu, strings: &mut Vec<CString>) -> (MsPdu, Vec<MsItem>, Vec<MsAnomaly>) {
+/// point into (the caller keeps them alive); spans are clamped to the bytes
+/// they point into (the PDU's, or its message's).
+fn pdu_view(
+    pdu: &Pdu,
+    strings: &mut Vec<CString>,
+) -> (MsPdu, Vec<MsItem>, Vec<MsItem>, Vec<MsAnomaly>) {
     let len = pdu.bytes.len();
     let clamp = |offset: usize, span: usize| {
         let offset = offset.min(len);
         (offset as u32, span.min(len - offset) as u32)
     };
-    let mut item_views = Vec::new();
-    for (item, depth) in pdu.flatten() {
-        let (offset, span) = clamp(item.offset, item.len);
-        let (text, number) = match &item.value {
-            Value::Str(s) => (c_text(strings, s), 0),
-            Value::UInt(n) => (std::ptr::null(), *n),
-            Value::Bool(b) => (std::ptr::null(), u64::from(*b)),
-            Value::None => (std::ptr::null(), 0),
-        };
-        item_views.push(MsItem {
-            field: item.field as u16,
-            depth: depth as u16,
-            kind: item.field.kind().into(),
-            offset,
-            len: span,
-            text,
-            number,
-        });
-    }
+    let item_views_wire = item_views(pdu.flatten_wire(), len, strings);
+    let message_len = pdu.message.as_ref().map_or(0, |m| m.content.len());
+    let message_views = item_views(pdu.flatten_message(), message_len, strings);
     let anomaly_views: Vec<MsAnomaly> = pdu
         .anomalies
         .iter()
@@ -445,16 +462,18 @@ fn pdu_view(pdu: &Pdu, strings: &mut Vec<CString>) -> (MsPdu, Vec<MsItem>, Vec<M
         len: len as u32,
         info: c_text(strings, &pdu.info),
         label: c_text(strings, &label(pdu)),
-        items: item_views.as_ptr(),
-        item_count: item_views.len() as u32,
+        items: item_views_wire.as_ptr(),
+        item_count: item_views_wire.len() as u32,
         anomalies: anomaly_views.as_ptr(),
         anomaly_count: anomaly_views.len() as u32,
         starts_tls: pdu.starts_tls,
         message,
         message_len,
         message_source,
+        message_items: message_views.as_ptr(),
+        message_item_count: message_views.len() as u32,
     };
-    (view, item_views, anomaly_views)
+    (view, item_views_wire, message_views, anomaly_views)
 }
 
 fn keep(result: Box<OwnedResult>) -> *const MsResult {

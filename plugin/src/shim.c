@@ -233,17 +233,14 @@ static gboolean from_server(const mail_conv_t *conv, packet_info *pinfo)
     return sent_by_server(conv, &ep);
 }
 
-/* Adds one PDU's items; `tvb` holds the PDU's bytes from `base` on. */
-static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_tree *tree, const MsPdu *pdu,
-                           const char *protocol)
+/* Adds items (in tree order, with depths) under `root`; `tvb` holds the
+ * bytes their spans point into from `base` on. */
+static void add_items(tvbuff_t *tvb, gint base, proto_tree *root, const MsItem *items, guint32 count)
 {
     proto_tree *parents[MAIL_MAX_DEPTH + 1];
-    proto_item *top = proto_tree_add_item(tree, proto_mail, tvb, base, pdu->len, ENC_NA);
-    proto_item_set_text(top, "mailscope %s, %s", protocol, pdu->label);
-    parents[0] = proto_item_add_subtree(top, ett_mail);
-
-    for (guint32 i = 0; i < pdu->item_count; i++) {
-        const MsItem *item = &pdu->items[i];
+    parents[0] = root;
+    for (guint32 i = 0; i < count; i++) {
+        const MsItem *item = &items[i];
         guint depth = item->depth < MAIL_MAX_DEPTH ? item->depth : MAIL_MAX_DEPTH - 1;
         proto_tree *parent = parents[depth];
         int hf = hf_ids[item->field];
@@ -270,6 +267,23 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
         if (item->len == 0)
             proto_item_set_generated(ti);
         parents[depth + 1] = proto_item_add_subtree(ti, ett_ids[item->field]);
+    }
+}
+
+/* Adds one PDU's items; `tvb` holds the PDU's bytes from `base` on. The
+ * decoded message's items point into the message as carried, shown as a
+ * data source of its own. */
+static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_tree *tree, const MsPdu *pdu,
+                           const char *protocol)
+{
+    proto_item *top = proto_tree_add_item(tree, proto_mail, tvb, base, pdu->len, ENC_NA);
+    proto_item_set_text(top, "mailscope %s, %s", protocol, pdu->label);
+    proto_tree *root = proto_item_add_subtree(top, ett_mail);
+    add_items(tvb, base, root, pdu->items, pdu->item_count);
+    if (pdu->message_item_count > 0) {
+        tvbuff_t *message_tvb = tvb_new_child_real_data(tvb, pdu->message, pdu->message_len, pdu->message_len);
+        add_new_data_source(pinfo, message_tvb, "Message (mailscope)");
+        add_items(message_tvb, 0, root, pdu->message_items, pdu->message_item_count);
     }
     for (guint32 i = 0; i < pdu->anomaly_count; i++) {
         const MsAnomaly *anomaly = &pdu->anomalies[i];

@@ -110,7 +110,7 @@ pub fn decoder(name: &str) -> Option<fn(&[u8]) -> String> {
 pub fn text_lines(text: &str, max_bytes: usize, max_lines: usize) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
     let mut used = 0;
-    for line in text.lines() {
+    for line in text.lines().skip_while(|l| l.trim().is_empty()) {
         if lines.len() == max_lines || used >= max_bytes {
             return (lines, true);
         }

@@ -2,8 +2,8 @@
 //! order, raw bytes taken by mail-parser's offsets, limits applied.
 
 use mail_parser::{
-    Encoding, Header, HeaderName, HeaderValue as ParsedValue, Message, MessageParser, MimeHeaders,
-    PartType,
+    Encoding, Header, HeaderName, HeaderValue as ParsedValue, Message, MessageParser, MessagePart,
+    MimeHeaders, PartType,
 };
 use memchr::memmem;
 
@@ -288,29 +288,70 @@ impl Walker<'_> {
                     spans && in_place,
                 );
             }
-            PartType::Binary(decoded) | PartType::InlineBinary(decoded) => {
-                self.check_encoding(&described, part.encoding, part.is_encoding_problem);
-                self.describe_body(&mut described, decoded);
-                self.parts.push(described);
-            }
-            PartType::Text(_) | PartType::Html(_) => {
-                self.check_encoding(&described, part.encoding, part.is_encoding_problem);
-                let applied = match part.encoding {
-                    Encoding::Base64 => TransferEncoding::Base64,
-                    Encoding::QuotedPrintable => TransferEncoding::QuotedPrintable,
-                    Encoding::None => TransferEncoding::Identity,
-                };
-                let decoded =
-                    body::transfer_decode(raw_body, applied).unwrap_or_else(|| raw_body.to_vec());
+            PartType::Binary(_)
+            | PartType::InlineBinary(_)
+            | PartType::Text(_)
+            | PartType::Html(_) => {
+                let decoded = self.leaf_bytes(&described, part, raw_body);
                 self.describe_body(&mut described, &decoded);
                 if described.content_type.starts_with("text/")
                     || described.content_type.starts_with("multipart/")
                 {
                     self.describe_text(&mut described, &decoded);
                 }
+                if described.content_type.starts_with("multipart/") && !self.cut {
+                    self.anomaly(
+                        Expert::MimeBoundary,
+                        format!(
+                            "part {}: {} with no part delimited by its boundary",
+                            described.path, described.content_type
+                        ),
+                    );
+                }
                 self.parts.push(described);
             }
         }
+    }
+
+    /// A leaf's transfer-decoded bytes. mail-parser gives them for binary
+    /// parts; text parts it hands over charset-converted, so their raw bytes
+    /// are decoded again here. A body mail-parser could not decode (it then
+    /// keeps it as sent) is decoded once more on its own, which succeeds for
+    /// a body cut short by the end of the message; if that fails too, the
+    /// part is malformed and kept as sent.
+    fn leaf_bytes(
+        &mut self,
+        described: &MimePart,
+        part: &MessagePart<'_>,
+        raw_body: &[u8],
+    ) -> Vec<u8> {
+        if let (PartType::Binary(bytes) | PartType::InlineBinary(bytes), false) =
+            (&part.body, part.is_encoding_problem)
+        {
+            return bytes.to_vec();
+        }
+        let applied = match part.encoding {
+            Encoding::Base64 => TransferEncoding::Base64,
+            Encoding::QuotedPrintable => TransferEncoding::QuotedPrintable,
+            Encoding::None => TransferEncoding::Identity,
+        };
+        let declared = TransferEncoding::from_header(described.transfer_encoding.as_deref());
+        if part.is_encoding_problem && applied == TransferEncoding::Identity && declared != applied
+        {
+            if let Some(decoded) = body::transfer_decode(raw_body, declared) {
+                return decoded;
+            }
+            let name = described.transfer_encoding.as_deref().unwrap_or_default();
+            self.anomaly(
+                Expert::MimeEncoding,
+                format!(
+                    "part {}: malformed {name} body, kept as sent",
+                    described.path
+                ),
+            );
+            return raw_body.to_vec();
+        }
+        body::transfer_decode(raw_body, applied).unwrap_or_else(|| raw_body.to_vec())
     }
 
     fn describe_body(&self, part: &mut MimePart, decoded: &[u8]) {
@@ -344,27 +385,6 @@ impl Walker<'_> {
             ),
         }
         (part.text, part.text_cut) = body::text_lines(&text, MAX_TEXT_BYTES, MAX_TEXT_LINES);
-    }
-
-    /// A declared base64 or quoted-printable body mail-parser could not decode.
-    fn check_encoding(&mut self, part: &MimePart, applied: Encoding, problem: bool) {
-        let declared = TransferEncoding::from_header(part.transfer_encoding.as_deref());
-        if problem && declared != TransferEncoding::Identity && applied == Encoding::None {
-            let name = part.transfer_encoding.as_deref().unwrap_or_default();
-            self.anomaly(
-                Expert::MimeEncoding,
-                format!("part {}: malformed {name} body, kept as sent", part.path),
-            );
-        }
-        if part.content_type.starts_with("multipart/") && !self.cut {
-            self.anomaly(
-                Expert::MimeBoundary,
-                format!(
-                    "part {}: {} with no part delimited by its boundary",
-                    part.path, part.content_type
-                ),
-            );
-        }
     }
 
     fn check_boundary(&mut self, part: &MimePart, boundary: Option<&str>, body: &[u8]) {

@@ -19,6 +19,8 @@ pub struct Options {
     pub smtp_ports: Vec<u16>,
     /// Extra ports on which POP3 is assumed without looking at content.
     pub pop3_ports: Vec<u16>,
+    /// Charset for message text and headers that declare none and are not UTF-8.
+    pub default_charset: Option<String>,
 }
 
 pub type Endpoint = (IpAddr, u16);
@@ -216,6 +218,9 @@ impl Analyzer {
                 return;
             };
             self.report.connections.push(info);
+            if let FlowState::Mail { connection, .. } = &mut flow.state {
+                connection.set_default_charset(self.options.default_charset.clone());
+            }
         }
         let FlowState::Mail {
             id,

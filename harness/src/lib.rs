@@ -4,6 +4,7 @@
 
 pub mod analyze;
 pub mod capture;
+pub mod extract;
 pub mod render;
 
 pub use analyze::{analyze_file, summarize, Options, Report};

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use mailscope_harness::extract::extract;
 use mailscope_harness::{analyze_file, render, Options};
 
 /// Progress is shown for captures at least this large, when stderr is a terminal.
@@ -30,9 +31,17 @@ enum Format {
 struct Args {
     /// The capture file (pcap or pcapng).
     capture: PathBuf,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Tree)]
-    format: Format,
+    /// Output format [default: tree; with --extract, a list of the files written].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write every message (.eml) and every attachment (under its decoded
+    /// name) into DIR, with DIR/manifest.json saying where each came from.
+    #[arg(long, value_name = "DIR")]
+    extract: Option<PathBuf>,
+    /// Read message text and headers that declare no charset and are not
+    /// UTF-8 in this charset (e.g. gb18030, as Chinese clients often omit it).
+    #[arg(long, value_name = "CHARSET")]
+    default_charset: Option<String>,
     /// Also treat this TCP port as SMTP (repeatable); 25, 587 and 2525 always are,
     /// and SMTP on any other port is found by its content.
     #[arg(long = "smtp-port", value_name = "PORT")]
@@ -59,6 +68,7 @@ fn main() -> ExitCode {
     let options = Options {
         smtp_ports: args.smtp_ports.clone(),
         pop3_ports: args.pop3_ports.clone(),
+        default_charset: args.default_charset.clone(),
     };
     let report = analyze_file(&args.capture, options, |read| {
         if let Some(bar) = &bar {
@@ -68,11 +78,31 @@ fn main() -> ExitCode {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let text = match args.format {
-        Format::Tree => render::tree(&report),
-        Format::Json => render::json_lines(&report),
-        Format::Summary => render::summary(&report),
+    let mut text = match (args.format, &args.extract) {
+        (Some(Format::Tree), _) | (None, None) => render::tree(&report),
+        (Some(Format::Json), _) => render::json_lines(&report),
+        (Some(Format::Summary), _) => render::summary(&report),
+        (None, Some(_)) => String::new(),
     };
+    if let Some(dir) = &args.extract {
+        match extract(&report, dir, args.default_charset.as_deref()) {
+            Ok(files) if args.format.is_none() => {
+                for file in files {
+                    text.push_str(&format!(
+                        "{}\t{} bytes\tsha256 {}\n",
+                        file.path.display(),
+                        file.size,
+                        file.sha256
+                    ));
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                eprintln!("mailscope: cannot write into {}: {error}", dir.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
     let mut stdout = std::io::stdout().lock();
     if stdout
         .write_all(text.as_bytes())

@@ -135,3 +135,44 @@ fn readme_documents_every_field_and_expert() {
         );
     }
 }
+
+#[test]
+fn extract_writes_messages_and_attachments_under_decoded_names_with_a_manifest() {
+    let dir = std::env::temp_dir().join(format!("mailscope-extract-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = fixture("mime-mixed-data-bdat");
+    let (code, stdout, stderr) = run(&["--extract", dir.to_str().unwrap(), path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    // The PDF as the generator builds it.
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.extend((0..3000u32).map(|i| ((i * 7 + 3) % 256) as u8));
+    pdf.extend_from_slice(b"\n%%EOF\n");
+    assert_eq!(std::fs::read(dir.join("简历 Résumé.pdf")).unwrap(), pdf);
+    // The same message came twice (DATA, then BDAT): the second copy is numbered.
+    assert_eq!(std::fs::read(dir.join("简历 Résumé(1).pdf")).unwrap(), pdf);
+    let blob: Vec<u8> = (0..8).flat_map(|_| 0..=255u8).collect();
+    assert_eq!(std::fs::read(dir.join("протокол.bin")).unwrap(), blob);
+    let eml = std::fs::read(dir.join("Résumé and minutes (v2).eml")).unwrap();
+    assert_eq!(eml.len(), 8911);
+    assert!(eml.starts_with(b"From: Alice <alice@example.com>\r\n"));
+    assert!(
+        stdout.contains("протокол.bin\t2048 bytes\tsha256 "),
+        "{stdout}"
+    );
+
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    assert_eq!(files.len(), 8);
+    let pdf_entry = files
+        .iter()
+        .find(|f| f["file"] == "简历 Résumé(1).pdf")
+        .unwrap();
+    assert_eq!(pdf_entry["kind"], "attachment");
+    assert_eq!(pdf_entry["source"], "smtp-bdat");
+    assert_eq!(pdf_entry["part"], "2");
+    assert_eq!(pdf_entry["size"], 3016);
+    assert_eq!(pdf_entry["sha256"], mailscope::mime::sha256_hex(&pdf));
+    assert_eq!(pdf_entry["connection"], 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -225,3 +225,20 @@ pub struct MsResult {
     pub taps: *const MsTap,
     pub tap_count: u32,
 }
+
+/// One object for File > Export Objects > mail: a message (.eml) or an attachment.
+#[repr(C)]
+pub struct MsExport {
+    /// The decoded file name, safe as one path component.
+    pub filename: *const c_char,
+    pub content_type: *const c_char,
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// The objects of one message; freed with `mailscope_exports_free`.
+#[repr(C)]
+pub struct MsExports {
+    pub entries: *const MsExport,
+    pub count: u32,
+}

@@ -17,9 +17,10 @@ use mailscope::{detect, Connection, Direction, Expert, Field, Item, Pdu, Protoco
 
 mod abi;
 mod credentials;
+mod exports;
 pub use abi::{
-    MsAnomaly, MsExpertGroup, MsExpertInfo, MsFieldInfo, MsItem, MsItemKind, MsMessageSource,
-    MsPdu, MsProtocol, MsResult, MsSeverity, MsTap,
+    MsAnomaly, MsExpertGroup, MsExpertInfo, MsExport, MsExports, MsFieldInfo, MsItem, MsItemKind,
+    MsMessageSource, MsPdu, MsProtocol, MsResult, MsSeverity, MsTap,
 };
 
 // ----- plugin entry symbols, from the Wireshark version found at build time

@@ -14,9 +14,12 @@
 
 #include <ws_version.h>
 #include <epan/packet.h>
+#include <epan/address_types.h>
+#include <epan/to_str.h>
 #include <epan/conversation.h>
 #include <epan/exceptions.h>
 #include <epan/expert.h>
+#include <epan/export_object.h>
 #include <epan/show_exception.h>
 #include <epan/prefs.h>
 #include <epan/proto_data.h>
@@ -74,6 +77,17 @@ static ei_register_info *ei_table;
 static guint field_count;
 static guint expert_count;
 static int credentials_tap = -1;
+/* File > Export Objects > mail: messages and their attachments. */
+static int export_tap = -1;
+
+/* One object queued for the export tap, in packet scope. */
+typedef struct {
+    const char *hostname;
+    const char *filename;
+    const char *content_type;
+    const guint8 *payload;
+    size_t payload_len;
+} mail_export_t;
 
 /* TCP's fields the postdissector reads, looked up by name at hand-off. */
 static int hf_tcp_payload = -1;
@@ -304,6 +318,45 @@ static void tap_credential(packet_info *pinfo, const MsTap *tap, const char *pro
     tap_queue_packet(credentials_tap, pinfo, auth);
 }
 
+static tap_packet_status export_packet(void *tapdata, packet_info *pinfo, epan_dissect_t *edt _U_, const void *data,
+                                       tap_flags_t flags _U_)
+{
+    export_object_list_t *list = (export_object_list_t *)tapdata;
+    const mail_export_t *object = (const mail_export_t *)data;
+    export_object_entry_t *entry = g_new0(export_object_entry_t, 1);
+    entry->pkt_num = pinfo->num;
+    entry->hostname = g_strdup(object->hostname);
+    entry->content_type = g_strdup(object->content_type);
+    entry->filename = g_strdup(object->filename);
+    entry->payload_len = object->payload_len;
+    entry->payload_data = (guint8 *)g_memdup2(object->payload, object->payload_len);
+    list->add_entry(list->gui_data, entry);
+    return TAP_PACKET_REDRAW;
+}
+
+/* The message a PDU completes, and each attachment in it, for the export
+ * tap; decoded only while someone listens. */
+static void queue_exports(packet_info *pinfo, const mail_conv_t *conv, const MsPdu *pdu)
+{
+    if (!pdu->message || !have_tap_listener(export_tap))
+        return;
+    MsExports *exports = mailscope_message_exports(pdu->message, pdu->message_len);
+    if (!exports)
+        return;
+    const char *host = address_to_str(pinfo->pool, &conv->server_addr);
+    for (guint32 i = 0; i < exports->count; i++) {
+        const MsExport *e = &exports->entries[i];
+        mail_export_t *object = wmem_new0(pinfo->pool, mail_export_t);
+        object->hostname = host;
+        object->filename = wmem_strdup(pinfo->pool, e->filename);
+        object->content_type = wmem_strdup(pinfo->pool, e->content_type);
+        object->payload = (const guint8 *)wmem_memdup(pinfo->pool, e->data, e->len);
+        object->payload_len = e->len;
+        tap_queue_packet(export_tap, pinfo, object);
+    }
+    mailscope_exports_free(exports);
+}
+
 /* Shows a first-pass result on this frame (any pass). */
 static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const mail_conv_t *conv,
                         const MsResult *result, const char *data_source)
@@ -330,6 +383,7 @@ static void show_result(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, con
         }
         col_append_sep_str(pinfo->cinfo, COL_INFO, " | ", pdu->info);
         add_pdu(pdu_tvb, base, pinfo, tree, pdu, mailscope_protocol_column(conv->protocol));
+        queue_exports(pinfo, conv, pdu);
         /* Wireshark's own SMTP hands DATA to IMF where it has the port:
          * mailscope adds IMF only where Wireshark shows none. */
         gboolean builtin_imf = pdu->message_source == MS_MESSAGE_SOURCE_SMTP_DATA &&
@@ -680,6 +734,7 @@ static void register_mail(void)
         &pref_imf);
 
     credentials_tap = register_tap("credentials");
+    export_tap = register_export_object(proto_mail, export_packet, NULL);
     register_cleanup_routine(mail_cleanup);
 }
 

@@ -877,3 +877,56 @@ fn pop3_on_another_port_stls_and_995_with_key_logs() {
     );
     assert_eq!(out.stdout, "POP\t\t\nPOP\tbessie\tcoleman-995\n");
 }
+
+/// A directory tshark (running as an unprivileged user) can write into.
+fn writable_dir(capture: &Path, name: &str) -> std::path::PathBuf {
+    let dir = tshark().stage(capture).parent().unwrap().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::process::Command::new("chmod")
+        .arg("a+rwx")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    dir
+}
+
+#[test]
+fn export_objects_mail_saves_attachments_under_their_decoded_names() {
+    let fixture = common::root().join("fixtures/mime-pop3-retr-top/capture.pcap");
+    let dir = writable_dir(&fixture, "mail-objects");
+    let export = format!("mail,{}", dir.display());
+    let out = tshark().on(&fixture, &["-q", "--export-objects", &export]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    // The PDF and the binary file as the generator builds them.
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    pdf.extend((0..3000u32).map(|i| ((i * 7 + 3) % 256) as u8));
+    pdf.extend_from_slice(b"\n%%EOF\n");
+    let blob: Vec<u8> = (0..8).flat_map(|_| 0..=255u8).collect();
+    assert_eq!(std::fs::read(dir.join("简历 Résumé.pdf")).unwrap(), pdf);
+    assert_eq!(std::fs::read(dir.join("протокол.bin")).unwrap(), blob);
+    // Each message as .eml, named after its decoded subject, with the bytes the harness counts.
+    let harness = mailscope_harness::extract::extract(
+        &analyze_file(&fixture, Options::default(), |_| {}),
+        &dir.join("harness"),
+        None,
+    )
+    .unwrap();
+    let gb = std::fs::read(dir.join("测试邮件：会议通知.eml")).unwrap();
+    let from_harness = harness
+        .iter()
+        .find(|w| w.path.ends_with("测试邮件：会议通知.eml"))
+        .unwrap();
+    assert_eq!(mailscope::mime::sha256_hex(&gb), from_harness.sha256);
+    // Every file the harness extracts, tshark exports too, with the same bytes.
+    for written in &harness {
+        let name = written.path.file_name().unwrap();
+        let theirs = std::fs::read(dir.join(name))
+            .unwrap_or_else(|e| panic!("tshark did not export {name:?}: {e}"));
+        assert_eq!(
+            mailscope::mime::sha256_hex(&theirs),
+            written.sha256,
+            "{name:?}"
+        );
+    }
+}

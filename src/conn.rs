@@ -80,6 +80,8 @@ pub struct Connection {
     engine: Engine,
     /// How messages are decoded.
     mime: mime::Options,
+    /// Whether messages are decoded at all (on unless switched off).
+    decode_messages: bool,
 }
 
 impl Connection {
@@ -92,6 +94,7 @@ impl Connection {
             streams: Default::default(),
             engine: Engine::new(protocol, limits, false),
             mime: mime::Options::default(),
+            decode_messages: true,
         }
     }
 
@@ -101,6 +104,7 @@ impl Connection {
             streams: Default::default(),
             engine: Engine::new(protocol, Limits::default(), true),
             mime: mime::Options::default(),
+            decode_messages: true,
         }
     }
 
@@ -170,8 +174,16 @@ impl Connection {
         out.pdus
     }
 
+    /// Whether each message is decoded into its `mail.msg` tree (on by default).
+    pub fn set_decode_messages(&mut self, enabled: bool) {
+        self.decode_messages = enabled;
+    }
+
     /// Each message a PDU completes, decoded into its `mail.msg` tree.
     fn decode_messages(&self, pdus: &mut [Pdu]) {
+        if !self.decode_messages {
+            return;
+        }
         for pdu in pdus {
             let Some(message) = &pdu.message else {
                 continue;

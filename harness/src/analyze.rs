@@ -21,6 +21,8 @@ pub struct Options {
     pub pop3_ports: Vec<u16>,
     /// Charset for message text and headers that declare none and are not UTF-8.
     pub default_charset: Option<String>,
+    /// Do not decode messages (MIME): faster when only sessions and credentials matter.
+    pub skip_mime: bool,
 }
 
 pub type Endpoint = (IpAddr, u16);
@@ -220,6 +222,7 @@ impl Analyzer {
             self.report.connections.push(info);
             if let FlowState::Mail { connection, .. } = &mut flow.state {
                 connection.set_default_charset(self.options.default_charset.clone());
+                connection.set_decode_messages(!self.options.skip_mime);
             }
         }
         let FlowState::Mail {

@@ -42,6 +42,10 @@ struct Args {
     /// UTF-8 in this charset (e.g. gb18030, as Chinese clients often omit it).
     #[arg(long, value_name = "CHARSET")]
     default_charset: Option<String>,
+    /// Do not decode messages (no mail.msg or mail.mime fields): faster when
+    /// only sessions and credentials matter.
+    #[arg(long)]
+    no_mime: bool,
     /// Also treat this TCP port as SMTP (repeatable); 25, 587 and 2525 always are,
     /// and SMTP on any other port is found by its content.
     #[arg(long = "smtp-port", value_name = "PORT")]
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         smtp_ports: args.smtp_ports.clone(),
         pop3_ports: args.pop3_ports.clone(),
         default_charset: args.default_charset.clone(),
+        skip_mime: args.no_mime,
     };
     let report = analyze_file(&args.capture, options, |read| {
         if let Some(bar) = &bar {

@@ -3,6 +3,8 @@
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use std::borrow::Cow;
+
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
@@ -25,11 +27,11 @@ impl TransferEncoding {
 }
 
 /// `raw` transfer-decoded; `None` if it is not valid in its encoding.
-pub fn transfer_decode(raw: &[u8], encoding: TransferEncoding) -> Option<Vec<u8>> {
+pub fn transfer_decode(raw: &[u8], encoding: TransferEncoding) -> Option<Cow<'_, [u8]>> {
     match encoding {
-        TransferEncoding::Identity => Some(raw.to_vec()),
-        TransferEncoding::Base64 => base64_decode(raw),
-        TransferEncoding::QuotedPrintable => quoted_printable_decode(raw),
+        TransferEncoding::Identity => Some(Cow::Borrowed(raw)),
+        TransferEncoding::Base64 => base64_decode(raw).map(Cow::Owned),
+        TransferEncoding::QuotedPrintable => quoted_printable_decode(raw).map(Cow::Owned),
     }
 }
 
@@ -64,12 +66,15 @@ pub enum TextCharset {
 }
 
 /// The text of a text part, decoded by `charset` (or `default_charset` when
-/// none is declared), and how that went.
+/// none is declared), and how that went. Only the first `max_bytes` bytes
+/// are decoded (a character cut at that end becomes a replacement character).
 pub fn text(
     bytes: &[u8],
+    max_bytes: usize,
     charset: Option<&str>,
     default_charset: Option<&str>,
 ) -> (String, TextCharset) {
+    let bytes = &bytes[..bytes.len().min(max_bytes)];
     let decode_with = |name: &str| decoder(name).map(|decoder| decoder(bytes));
     match charset {
         Some(name) => match decode_with(name) {
@@ -81,6 +86,11 @@ pub fn text(
         },
         None => match std::str::from_utf8(bytes) {
             Ok(text) => (text.to_string(), TextCharset::Decoded),
+            // Cut inside a character by `max_bytes`: still UTF-8.
+            Err(e) if e.error_len().is_none() => (
+                String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned(),
+                TextCharset::Decoded,
+            ),
             Err(_) => match default_charset.and_then(decode_with) {
                 Some(text) => (text, TextCharset::Decoded),
                 None => (
@@ -163,20 +173,22 @@ mod tests {
     fn legacy_text_is_decoded_by_declared_or_default_charset() {
         let gb = b"\xc4\xe3\xba\xc3";
         assert_eq!(
-            text(gb, Some("GB2312"), None),
+            text(gb, 100, Some("GB2312"), None),
             ("你好".to_string(), TextCharset::Decoded)
         );
         assert_eq!(
-            text(gb, None, Some("gbk")),
+            text(gb, 100, None, Some("gbk")),
             ("你好".to_string(), TextCharset::Decoded)
         );
-        assert_eq!(text(gb, None, None).1, TextCharset::Undeclared);
+        assert_eq!(text(gb, 100, None, None).1, TextCharset::Undeclared);
+        let cut = text("你好".as_bytes(), 4, None, None);
+        assert_eq!(cut, ("你".to_string(), TextCharset::Decoded));
         assert_eq!(
-            text("é".as_bytes(), Some("UTF-8"), None).1,
+            text("é".as_bytes(), 100, Some("UTF-8"), None).1,
             TextCharset::Decoded
         );
         assert_eq!(
-            text(b"x", Some("x-unknown"), None).1,
+            text(b"x", 100, Some("x-unknown"), None).1,
             TextCharset::Unknown("x-unknown".to_string())
         );
     }

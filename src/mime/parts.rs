@@ -5,6 +5,8 @@ use mail_parser::{
     Encoding, Header, HeaderName, HeaderValue as ParsedValue, Message, MessageParser, MessagePart,
     MimeHeaders, PartType,
 };
+use std::borrow::Cow;
+
 use memchr::memmem;
 
 use super::body::{self, TextCharset, TransferEncoding};
@@ -319,16 +321,16 @@ impl Walker<'_> {
     /// keeps it as sent) is decoded once more on its own, which succeeds for
     /// a body cut short by the end of the message; if that fails too, the
     /// part is malformed and kept as sent.
-    fn leaf_bytes(
+    fn leaf_bytes<'p>(
         &mut self,
         described: &MimePart,
-        part: &MessagePart<'_>,
-        raw_body: &[u8],
-    ) -> Vec<u8> {
+        part: &'p MessagePart<'_>,
+        raw_body: &'p [u8],
+    ) -> Cow<'p, [u8]> {
         if let (PartType::Binary(bytes) | PartType::InlineBinary(bytes), false) =
             (&part.body, part.is_encoding_problem)
         {
-            return bytes.to_vec();
+            return Cow::Borrowed(bytes);
         }
         let applied = match part.encoding {
             Encoding::Base64 => TransferEncoding::Base64,
@@ -349,9 +351,9 @@ impl Walker<'_> {
                     described.path
                 ),
             );
-            return raw_body.to_vec();
+            return Cow::Borrowed(raw_body);
         }
-        body::transfer_decode(raw_body, applied).unwrap_or_else(|| raw_body.to_vec())
+        body::transfer_decode(raw_body, applied).unwrap_or(Cow::Borrowed(raw_body))
     }
 
     fn describe_body(&self, part: &mut MimePart, decoded: &[u8]) {
@@ -365,8 +367,10 @@ impl Walker<'_> {
     }
 
     fn describe_text(&mut self, part: &mut MimePart, decoded: &[u8]) {
+        // Enough bytes for MAX_TEXT_BYTES of text in any charset (up to 4 bytes a character).
         let (text, how) = body::text(
             decoded,
+            4 * MAX_TEXT_BYTES,
             part.charset.as_deref(),
             self.options.default_charset.as_deref(),
         );

@@ -340,3 +340,39 @@ fn chrissanders_jpeg_attachment_is_a_whole_jpeg() {
     assert!(body.starts_with(&[0xff, 0xd8, 0xff]) && body.ends_with(&[0xff, 0xd9]));
     assert_eq!(jpeg.size, Some(body.len() as u64));
 }
+
+/// Undeclared legacy text: flagged when read as UTF-8, Chinese with a default charset.
+#[test]
+fn undeclared_gbk_needs_and_honours_a_default_charset() {
+    let path = fixture("mime-undeclared-charset");
+    let plain = messages(&path);
+    let (_, m) = &plain[0];
+    assert!(m.subject.as_ref().unwrap().value.contains('\u{fffd}'));
+    let flagged: Vec<_> = m
+        .anomalies
+        .iter()
+        .filter(|a| a.expert == mailscope::Expert::MimeCharset)
+        .map(|a| a.message.as_str())
+        .collect();
+    assert_eq!(
+        flagged,
+        [
+            "Subject header: raw 8-bit text that is not UTF-8 (set a default charset)",
+            "part 0: no charset declared and the text is not UTF-8 (set a default charset)"
+        ]
+    );
+    let options = mailscope_harness::Options {
+        default_charset: Some("gb18030".to_string()),
+        ..Default::default()
+    };
+    let report = mailscope_harness::analyze_file(&path, options, |_| {});
+    let decoded = report
+        .frames
+        .iter()
+        .flat_map(|f| f.pdus.iter())
+        .find_map(|p| p.mime.as_deref())
+        .unwrap();
+    assert_eq!(decoded.subject.as_ref().unwrap().value, "季度报表");
+    assert_eq!(decoded.parts[0].text, ["附件是第三季度报表，请查收。"]);
+    assert!(decoded.anomalies.is_empty(), "{:?}", decoded.anomalies);
+}

@@ -609,6 +609,31 @@ pub unsafe extern "C" fn mailscope_conn_at_end(
     })
 }
 
+/// Text and raw headers that declare no charset and are not UTF-8 are read
+/// in `charset` (a NUL-terminated name such as `gb18030`; empty or null: none).
+///
+/// # Safety
+/// `conn` comes from `mailscope_conn_new`; `charset` is null or a C string.
+#[no_mangle]
+pub unsafe extern "C" fn mailscope_conn_set_default_charset(
+    conn: *mut PluginConnection,
+    charset: *const c_char,
+) {
+    // SAFETY: the shim only passes pointers returned by `mailscope_conn_new` before the last reset.
+    let Some(conn) = (unsafe { conn.as_mut() }) else {
+        return;
+    };
+    let name = if charset.is_null() {
+        None
+    } else {
+        // SAFETY: a C string from the preference.
+        let text = unsafe { std::ffi::CStr::from_ptr(charset) }.to_string_lossy();
+        let text = text.trim();
+        (!text.is_empty()).then(|| text.to_string())
+    };
+    conn.connection.set_default_charset(name);
+}
+
 /// Whether `conn` has a STARTTLS or STLS awaiting the server's answer.
 ///
 /// # Safety

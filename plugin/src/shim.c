@@ -121,6 +121,8 @@ static dissector_handle_t tls_handle;
 
 static mail_bool_pref pref_reassemble = TRUE;
 static mail_bool_pref pref_show_passwords = TRUE;
+/* Charset for message text and headers that declare none (empty: none). */
+static const char *pref_default_charset = "";
 /* The built-in SMTP and POP dissectors hand DATA to IMF themselves; an
  * extra hand-off would add IMF where Wireshark shows none (POP3 RETR, BDAT,
  * other ports), so it is the user's choice. */
@@ -191,12 +193,21 @@ static mail_conv_t *conv_of(conversation_t *conversation)
     return conv;
 }
 
+/* A connection of the core, reading undeclared charsets as the preference says. */
+static PluginConnection *new_conn(MsProtocol protocol, gboolean after_starttls)
+{
+    PluginConnection *conn =
+        after_starttls ? mailscope_conn_new_after_starttls(protocol) : mailscope_conn_new(protocol);
+    mailscope_conn_set_default_charset(conn, pref_default_charset);
+    return conn;
+}
+
 static void decide_as(mail_conv_t *conv, const mail_endpoints_t *ep, MsProtocol protocol, gboolean src_is_server)
 {
     conv->protocol = protocol;
     copy_address_wmem(wmem_file_scope(), &conv->server_addr, src_is_server ? ep->src : ep->dst);
     conv->server_port = src_is_server ? ep->srcport : ep->dstport;
-    conv->outer.conn = mailscope_conn_new(protocol);
+    conv->outer.conn = new_conn(protocol, FALSE);
 }
 
 /* The protocol a port names: mailscope's defaults, or a port the user gave
@@ -488,8 +499,7 @@ static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
     mail_frame_t *frame = (mail_frame_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_mail, key);
     if (!frame && !PINFO_FD_VISITED(pinfo)) {
         if (!conv->inner.conn)
-            conv->inner.conn = conv->tls_started ? mailscope_conn_new_after_starttls(conv->protocol)
-                                                 : mailscope_conn_new(conv->protocol);
+            conv->inner.conn = new_conn(conv->protocol, conv->tls_started);
         frame = wmem_new0(wmem_file_scope(), mail_frame_t);
         frame->conv = conv;
         frame->result = first_pass(tvb, pinfo, !from_server(conv, pinfo), conv->inner.conn, NULL);
@@ -732,6 +742,11 @@ static void register_mail(void)
         "so imf.* fields and File > Export Objects > IMF include those messages too. Off by default, so that "
         "imf matches the packets it matches without mailscope.",
         &pref_imf);
+    prefs_register_string_preference(module, "default_charset", "Default charset of message text",
+        "Charset for message text and raw header bytes that declare none and are not UTF-8, e.g. gb18030 "
+        "(Chinese mail clients often omit it) or windows-1252. Empty: such text is shown as UTF-8 with "
+        "replacement characters and flagged.",
+        &pref_default_charset);
 
     credentials_tap = register_tap("credentials");
     export_tap = register_export_object(proto_mail, export_packet, NULL);

@@ -133,6 +133,15 @@ fn header_value(
             }
         }
     };
+    if options.default_charset.is_none() && std::str::from_utf8(value_bytes).is_err() {
+        anomalies.push(MimeAnomaly {
+            expert: Expert::MimeCharset,
+            message: format!(
+                "{} header: raw 8-bit text that is not UTF-8 (set a default charset)",
+                header.name.as_str()
+            ),
+        });
+    }
     for charset in unknown {
         anomalies.push(MimeAnomaly {
             expert: Expert::MimeCharset,

@@ -296,6 +296,8 @@ impl Pop3 {
             }
             Some(_) => self.final_response(pdu, &status, total, state, block),
         }
+        // The state shown is the one this response left (PASS +OK: transaction).
+        crate::text::restate(pdu, Field::PopState, self.state_name());
     }
 
     /// A `+OK` or `-ERR`: what it answers and what that changes.

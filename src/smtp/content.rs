@@ -129,6 +129,7 @@ impl Smtp {
                 verb: "DATA".to_string(),
                 frame,
                 path: None,
+                state_after: self.state_name(),
             };
             self.push_pending(answered, &mut pdu);
         } else {

@@ -229,10 +229,14 @@ impl Smtp {
             request.push(self.start_auth(&line, mechanism, initial.as_ref(), pdu));
         }
         pdu.items.push(request);
+        // The state shown is the one the command left.
+        let after = self.state_name();
+        crate::text::restate(pdu, Field::SmtpState, after);
         let answered = Answered {
             verb: line.verb.clone(),
             frame: pdu.frame,
             path: tree::named_path(&line),
+            state_after: after,
         };
         self.push_pending(answered, pdu);
     }
@@ -378,6 +382,7 @@ impl Smtp {
         if is_greeting {
             self.greeted = true;
         }
+        let left = answered.as_ref().map(|c| c.state_after);
         let verb = answered.map(|c| c.verb).unwrap_or_default();
         if code == 250 && matches!(verb.as_str(), "EHLO" | "LHLO") && reply.lines.len() > 1 {
             // The server's name and how many extensions it offers.
@@ -388,6 +393,14 @@ impl Smtp {
         }
         self.apply_reply(&verb, code, &reply, pdu, &mut tree);
         pdu.items.push(tree);
+        // The state this reply left: the session's now, unless later
+        // pipelined commands already moved it; then the state its own
+        // command left.
+        let state = match left {
+            Some(left) if !self.pending.is_empty() => left,
+            _ => self.state_name(),
+        };
+        crate::text::restate(pdu, Field::SmtpState, state);
     }
 
     /// What a reply means for the command it answers.

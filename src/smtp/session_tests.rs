@@ -158,3 +158,34 @@ fn starttls_followed_by_clear_text_keeps_parsing() {
     ]);
     assert_eq!(values(&pdus, Field::SmtpHelo), ["again"]);
 }
+
+#[test]
+fn each_pdu_shows_the_state_it_left_even_when_replies_are_pipelined() {
+    let pdus = run(&[
+        (S, "220 mx ESMTP\r\n"),
+        (C, "EHLO me\r\n"),
+        (S, "250 mx\r\n"),
+        (C, "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n"),
+        (S, "250 ok\r\n250 ok\r\n354 go\r\n"),
+        (C, "hi\r\n.\r\n"),
+        (S, "250 queued\r\n"),
+        (C, "QUIT\r\n"),
+    ]);
+    assert_eq!(
+        values(&pdus, Field::SmtpState),
+        [
+            "ready", // 220: greeted
+            "ready", // EHLO
+            "ready", // 250
+            "mail",  // MAIL
+            "rcpt",  // RCPT
+            "data",  // DATA (awaiting 354)
+            "mail",  // 250 to MAIL, while RCPT and DATA are unanswered
+            "rcpt",  // 250 to RCPT, while DATA is unanswered
+            "data",  // 354
+            "data",  // the message content
+            "ready", // 250 queued
+            "quit",  // QUIT
+        ]
+    );
+}

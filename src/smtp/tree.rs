@@ -16,6 +16,9 @@ pub struct Answered {
     pub frame: u64,
     /// The path a MAIL or RCPT named, repeated under its reply.
     pub path: Option<(Field, String)>,
+    /// The session state the command left, shown on its reply while later
+    /// pipelined commands are still unanswered.
+    pub state_after: &'static str,
 }
 
 fn state(state: &str, len: usize) -> Item {

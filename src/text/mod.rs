@@ -120,6 +120,28 @@ pub(crate) fn command_during_sasl(raw: &[u8], known_verbs: &[&str]) -> bool {
 }
 
 /// Helpers for the engines' unit tests.
+/// Sets the first `field` item of `pdu` (in tree order) to `state`: the
+/// session state is shown as the PDU left it, known only once it is applied.
+pub fn restate(pdu: &mut crate::item::Pdu, field: crate::fields::Field, state: &str) {
+    fn find(
+        items: &mut [crate::item::Item],
+        field: crate::fields::Field,
+    ) -> Option<&mut crate::item::Item> {
+        for item in items {
+            if item.field == field {
+                return Some(item);
+            }
+            if let Some(found) = find(&mut item.children, field) {
+                return Some(found);
+            }
+        }
+        None
+    }
+    if let Some(item) = find(&mut pdu.items, field) {
+        item.value = crate::item::Value::Str(state.to_string());
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     use super::{feed, TextEngine};

@@ -247,4 +247,38 @@ fn hostile_structures_stay_within_the_limits() {
     raw.extend_from_slice(b"?q?\r\n\r\nbody\r\n");
     let m = decode(&raw);
     assert!(m.subject.unwrap().value.len() <= parts::MAX_HEADER_BYTES);
+
+    // 200,000 header lines and no body: read, the Subject among them found.
+    let mut raw = Vec::new();
+    for n in 0..200_000 {
+        raw.extend_from_slice(format!("X-Filler-{n}: {}\r\n", "y".repeat(20)).as_bytes());
+    }
+    raw.extend_from_slice(b"Subject: at the end\r\n");
+    let m = decode(&raw);
+    assert_eq!(m.subject.unwrap().value, "at the end");
+}
+
+#[test]
+fn invalid_base64_at_the_message_cap_is_flagged_and_counted() {
+    // The connection keeps at most 64 MiB of a message (Limits::default):
+    // 100 MB of it would be cut there. That much of a body that is not
+    // base64 is decoded as far as it goes, flagged once, and described.
+    let cap = crate::limits::Limits::default().max_message();
+    let mut raw = b"Subject: junk\r\nContent-Type: application/octet-stream; name=x.bin\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n"
+        .to_vec();
+    let line = b"@@@@ this is not base64 at all ~~~~ !!!! ^^^^ ******** ))))))))\r\n";
+    while raw.len() + line.len() <= cap {
+        raw.extend_from_slice(line);
+    }
+    let m = decode(&raw);
+    assert_eq!(m.size, raw.len() as u64);
+    let flagged: Vec<_> = m
+        .anomalies
+        .iter()
+        .filter(|a| a.expert == Expert::MimeEncoding)
+        .collect();
+    assert_eq!(flagged.len(), 1, "{:?}", m.anomalies);
+    assert_eq!(m.parts[0].filename.as_deref(), Some("x.bin"));
+    assert!(m.parts[0].size.unwrap() > 60 << 20, "kept as sent");
 }

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Makes docs/wireshark-auth.png: the Wireshark GUI (Qt, under Xvfb) with the
 # mailscope plugin, showing a decoded AUTH PLAIN exchange in the packet tree
-# beside Wireshark's own SMTP.
+# beside Wireshark's own SMTP; and docs/wireshark-mime.png: a decoded message
+# with its MIME parts, and File > Export Objects > mail listing its
+# attachments under their decoded names.
+#
+#   scripts/screenshot.sh          # both
+#   scripts/screenshot.sh auth     # or: mime
 #
 # Needs: wireshark-qt xvfb xdotool imagemagick fonts-dejavu-core
 #   (sudo apt-get install wireshark-qt xvfb xdotool imagemagick fonts-dejavu-core)
@@ -10,9 +15,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-capture=fixtures/auth-plain/capture.pcap
-frame=10
-out=docs/wireshark-auth.png
+what=${1:-all}
+if [ "$what" = all ]; then
+    "$0" auth
+    exec "$0" mime
+fi
+case "$what" in
+auth) capture=fixtures/auth-plain/capture.pcap frame=10 out=docs/wireshark-auth.png row_y=560 ;;
+mime) capture=fixtures/mime-mixed-data-bdat/capture.pcap frame=28 out=docs/wireshark-mime.png row_y=577 ;;
+*) echo "usage: $0 [auth|mime]" >&2; exit 2 ;;
+esac
 display=:${SCREENSHOT_DISPLAY:-87}
 
 cargo build --release -p mailscope-plugin
@@ -50,9 +62,30 @@ fi
 # Keyboard focus follows the pointer without a window manager: click the
 # mailscope row of the packet details (the sixth, below Wireshark's own SMTP)
 # and expand its subtrees.
-DISPLAY=$display xdotool mousemove "${ROW_X:-120}" "${ROW_Y:-560}" click 1
+DISPLAY=$display xdotool mousemove "${ROW_X:-120}" "${ROW_Y:-$row_y}" click 1
 sleep 1
 DISPLAY=$display xdotool key shift+Right
 sleep 2
+if [ "$what" = mime ]; then
+    # File > Export Objects > mail: the attachments under their decoded names.
+    DISPLAY=$display xdotool mousemove 20 10 click 1
+    sleep 1
+    # The menu has the keyboard: up from the bottom to Export Objects, into its submenu.
+    DISPLAY=$display xdotool key Up Up Up Right
+    sleep 1
+    if [ -n "${SCREENSHOT_MENU_PROBE:-}" ]; then
+        DISPLAY=$display import -window root "$out"
+        exit 0
+    fi
+    DISPLAY=$display xdotool key ${MAIL_KEYS:-Down Down Down Down Return}
+    sleep 3
+    dialog=$(DISPLAY=$display xdotool search --name "Export" 2>/dev/null | head -n 1 || true)
+    if [ -n "$dialog" ]; then
+        DISPLAY=$display xdotool windowmove "$dialog" ${DIALOG_X:-480} ${DIALOG_Y:-430} windowsize "$dialog" 790 400
+        sleep 2
+    else
+        echo "the Export Objects dialog did not open" >&2
+    fi
+fi
 DISPLAY=$display import -window root "$out"
 echo "wrote $out"

@@ -953,3 +953,28 @@ fn default_charset_preference_shows_undeclared_legacy_text_as_characters() {
         "季度报表\t附件是第三季度报表，请查收。\n"
     );
 }
+
+#[test]
+fn pipelined_replies_show_the_state_their_own_command_left() {
+    let fixture = common::root().join("fixtures/pipelining-bdat/capture.pcap");
+    let out = tshark().on(
+        &fixture,
+        &[
+            "-Y",
+            "mail.smtp.reply.command == \"MAIL\"",
+            "-T",
+            "fields",
+            "-e",
+            "mail.smtp.reply.command",
+            "-e",
+            "mail.smtp.state",
+        ],
+    );
+    // One frame answers a whole pipelined transaction: each reply shows the
+    // state its command left, the last the state the session is in after it.
+    assert_eq!(
+        out.stdout,
+        "MAIL,RCPT,RCPT,BDAT,BDAT\tmail,rcpt,rcpt,bdat,ready\n\
+         MAIL,RCPT,RCPT,DATA,DATA\tmail,rcpt,rcpt,data,ready\n"
+    );
+}

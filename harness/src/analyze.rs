@@ -12,6 +12,7 @@ use mailscope::detect::{self, Protocol, DETECTION_PACKETS};
 use mailscope::{Connection, Credential, Direction, Pdu};
 
 use crate::capture::{read_capture, CaptureError, TcpSegment};
+use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -36,12 +37,37 @@ pub struct ConnectionInfo {
     pub server: Endpoint,
     pub first_frame: u64,
     pub last_frame: u64,
+    /// Capture times of the first and last frames seen of the connection.
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    /// How it was found to be mail: by a port, or by what its bytes said.
+    pub detected_by: Detection,
+}
+
+/// How a connection was found to be mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detection {
+    Port,
+    Content,
+}
+
+impl Detection {
+    pub fn name(self) -> &'static str {
+        match self {
+            Detection::Port => "port",
+            Detection::Content => "content",
+        }
+    }
 }
 
 /// PDUs completed by one frame.
 #[derive(Debug)]
 pub struct FrameRecord {
     pub frame: u64,
+    pub ts: Timestamp,
+    /// The frame's source and destination.
+    pub src: Endpoint,
+    pub dst: Endpoint,
     pub connection: usize,
     pub pdus: Vec<Pdu>,
 }
@@ -75,6 +101,8 @@ struct Flow {
     /// endpoint sent. A tunnel's set-up (HTTP CONNECT, SOCKS5) comes before
     /// the mail protocol; found by content, the mail streams start after it.
     undecided_end: HashMap<Endpoint, u32>,
+    /// Capture time of the flow's first packet (its SYN, when captured).
+    first_ts: Timestamp,
     state: FlowState,
 }
 
@@ -88,6 +116,7 @@ impl Flow {
         // A new SYN on a finished 4-tuple starts a new connection.
         if matches!(self.state, FlowState::Mail { .. }) && segment.ack.is_none() {
             self.state = FlowState::Undecided { payloads: 0 };
+            self.first_ts = segment.ts;
             self.first_seq
                 .retain(|endpoint, _| *endpoint == segment.src);
         }
@@ -158,6 +187,13 @@ impl Flow {
             server,
             first_frame: segment.frame,
             last_frame: segment.frame,
+            first_ts: self.first_ts,
+            last_ts: segment.ts,
+            detected_by: if by_port {
+                Detection::Port
+            } else {
+                Detection::Content
+            },
         })
     }
 }
@@ -205,6 +241,7 @@ impl Analyzer {
         let flow = self.flows.entry(key).or_insert_with(|| Flow {
             first_seq: HashMap::new(),
             undecided_end: HashMap::new(),
+            first_ts: segment.ts,
             state: FlowState::Undecided { payloads: 0 },
         });
         if segment.syn {
@@ -246,7 +283,9 @@ impl Analyzer {
             segment.frame,
         );
         let id = *id;
-        self.report.connections[id - 1].last_frame = segment.frame;
+        let info = &mut self.report.connections[id - 1];
+        info.last_frame = segment.frame;
+        info.last_ts = segment.ts;
         if out.pdus.is_empty() {
             return;
         }
@@ -257,6 +296,9 @@ impl Analyzer {
             }
             _ => self.report.frames.push(FrameRecord {
                 frame: segment.frame,
+                ts: segment.ts,
+                src: segment.src,
+                dst: segment.dst,
                 connection: id,
                 pdus: out.pdus,
             }),

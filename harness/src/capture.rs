@@ -13,11 +13,15 @@ use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::{create_reader, Block, Linktype, PcapBlockOwned, PcapError};
 
+use crate::time::Timestamp;
+
 /// One TCP segment with its addresses, in capture order.
 #[derive(Debug, Clone)]
 pub struct TcpSegment<'a> {
     /// Wireshark's frame number: 1-based position in the file, counting every packet.
     pub frame: u64,
+    /// When the packet was captured.
+    pub ts: Timestamp,
     pub src: (IpAddr, u16),
     pub dst: (IpAddr, u16),
     pub seq: u32,
@@ -63,6 +67,26 @@ const LINKTYPE_LINUX_SLL2: i32 = 276;
 /// DLT_RAW as some BSDs number it.
 const DLT_RAW_BSD: [i32; 2] = [12, 14];
 
+/// A pcapng interface: its link type and how its timestamps count.
+struct Interface {
+    linktype: Linktype,
+    /// Timestamp units per second.
+    resolution: u64,
+    /// Seconds added to every timestamp.
+    offset: i64,
+}
+
+impl Interface {
+    fn timestamp(&self, high: u32, low: u32) -> Timestamp {
+        let units = (u64::from(high) << 32) | u64::from(low);
+        let resolution = self.resolution.max(1);
+        let secs = (units / resolution) as i64 + self.offset;
+        let nanos =
+            (u128::from(units % resolution) * 1_000_000_000 / u128::from(resolution)) as u32;
+        Timestamp { secs, nanos }
+    }
+}
+
 /// The IP packet inside a link-layer frame. Lax slicing, as Wireshark does:
 /// an IPv4 total length of 0 (TCP segmentation offload) means "to the end".
 fn slice(linktype: Linktype, data: &[u8]) -> Option<LaxSlicedPacket<'_>> {
@@ -91,7 +115,12 @@ fn slice(linktype: Linktype, data: &[u8]) -> Option<LaxSlicedPacket<'_>> {
     }
 }
 
-fn tcp_segment(frame: u64, linktype: Linktype, data: &[u8]) -> Option<TcpSegment<'_>> {
+fn tcp_segment(
+    frame: u64,
+    ts: Timestamp,
+    linktype: Linktype,
+    data: &[u8],
+) -> Option<TcpSegment<'_>> {
     let packet = slice(linktype, data)?;
     let (src, dst) = match packet.net? {
         LaxNetSlice::Ipv4(ip) => {
@@ -119,6 +148,7 @@ fn tcp_segment(frame: u64, linktype: Linktype, data: &[u8]) -> Option<TcpSegment
     };
     Some(TcpSegment {
         frame,
+        ts,
         src: (src, tcp.source_port()),
         dst: (dst, tcp.destination_port()),
         seq: tcp.sequence_number(),
@@ -173,43 +203,62 @@ pub fn read_from(
 ) -> Result<u64, CaptureError> {
     let mut reader =
         create_reader(1 << 20, input).map_err(|e| CaptureError::NotACapture(format!("{e:?}")))?;
-    let mut interfaces: Vec<Linktype> = Vec::new();
+    let mut interfaces: Vec<Interface> = Vec::new();
     let mut legacy_linktype = Linktype(LINKTYPE_ETHERNET);
+    let mut legacy_nanos = false;
     let mut frames = 0u64;
     let mut consumed = 0u64;
     loop {
         match reader.next() {
             Ok((offset, block)) => {
-                let packet: Option<(Linktype, &[u8])> = match &block {
+                let packet: Option<(Linktype, Timestamp, &[u8])> = match &block {
                     PcapBlockOwned::LegacyHeader(header) => {
                         legacy_linktype = header.network;
+                        legacy_nanos = header.is_nanosecond_precision();
                         None
                     }
-                    PcapBlockOwned::Legacy(b) => Some((legacy_linktype, b.data)),
+                    PcapBlockOwned::Legacy(b) => {
+                        let nanos = if legacy_nanos {
+                            b.ts_usec
+                        } else {
+                            b.ts_usec.saturating_mul(1000)
+                        };
+                        let ts = Timestamp {
+                            secs: i64::from(b.ts_sec),
+                            nanos: nanos.min(999_999_999),
+                        };
+                        Some((legacy_linktype, ts, b.data))
+                    }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                         interfaces.clear();
                         None
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        interfaces.push(idb.linktype);
+                        interfaces.push(Interface {
+                            linktype: idb.linktype,
+                            resolution: idb.ts_resolution().unwrap_or(1_000_000),
+                            offset: idb.ts_offset(),
+                        });
                         None
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        let linktype = interfaces
-                            .get(epb.if_id as usize)
-                            .copied()
-                            .unwrap_or(Linktype(-1));
-                        Some((linktype, epb.packet_data()))
+                        let interface = interfaces.get(epb.if_id as usize);
+                        let linktype = interface.map_or(Linktype(-1), |i| i.linktype);
+                        let ts = interface.map_or_else(Timestamp::default, |i| {
+                            i.timestamp(epb.ts_high, epb.ts_low)
+                        });
+                        Some((linktype, ts, epb.packet_data()))
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                        let linktype = interfaces.first().copied().unwrap_or(Linktype(-1));
-                        Some((linktype, spb.packet_data()))
+                        let linktype = interfaces.first().map_or(Linktype(-1), |i| i.linktype);
+                        // A simple packet block carries no time.
+                        Some((linktype, Timestamp::default(), spb.packet_data()))
                     }
                     PcapBlockOwned::NG(_) => None,
                 };
-                if let Some((linktype, data)) = packet {
+                if let Some((linktype, ts, data)) = packet {
                     frames += 1;
-                    if let Some(segment) = tcp_segment(frames, linktype, data) {
+                    if let Some(segment) = tcp_segment(frames, ts, linktype, data) {
                         on_segment(segment);
                     }
                 }

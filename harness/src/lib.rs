@@ -6,5 +6,7 @@ pub mod analyze;
 pub mod capture;
 pub mod extract;
 pub mod render;
+pub mod sessions;
+pub mod time;
 
 pub use analyze::{analyze_file, summarize, Options, Report};

@@ -20,6 +20,9 @@ enum Format {
     Json,
     /// Credentials and messages per connection.
     Summary,
+    /// One JSON record per connection: endpoints, times, TLS, logins,
+    /// transactions, messages and attachments, POP3 commands, anomalies.
+    Sessions,
 }
 
 #[derive(Parser, Debug)]
@@ -87,6 +90,9 @@ fn main() -> ExitCode {
         (Some(Format::Tree), _) | (None, None) => render::tree(&report),
         (Some(Format::Json), _) => render::json_lines(&report),
         (Some(Format::Summary), _) => render::summary(&report),
+        (Some(Format::Sessions), _) => {
+            mailscope_harness::sessions::json_lines(&report, &args.capture.display().to_string())
+        }
         (None, Some(_)) => String::new(),
     };
     if let Some(dir) = &args.extract {

@@ -79,6 +79,10 @@ pub fn json_lines(report: &Report) -> String {
         }
         let line = json!({
             "frame": record.frame,
+            "ts": record.ts.rfc3339(),
+            "epoch": record.ts.epoch(),
+            "src": {"ip": record.src.0.to_string(), "port": record.src.1},
+            "dst": {"ip": record.dst.0.to_string(), "port": record.dst.1},
             "connection": record.connection,
             "info": info,
             "fields": fields,

@@ -80,6 +80,17 @@ pub struct Report {
     pub at_end: Vec<(usize, Vec<Pdu>)>,
     pub frames_read: u64,
     pub error: Option<CaptureError>,
+    /// Connections a filter left out (ids keep their numbers).
+    pub hidden: std::collections::HashSet<usize>,
+}
+
+impl Report {
+    /// The connections shown: all but those a filter hid.
+    pub fn shown(&self) -> impl Iterator<Item = &ConnectionInfo> {
+        self.connections
+            .iter()
+            .filter(|c| !self.hidden.contains(&c.id))
+    }
 }
 
 enum FlowState {

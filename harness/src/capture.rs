@@ -5,7 +5,7 @@
 //! a packet is reported as truncated after every whole packet was handed on.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -37,8 +37,18 @@ pub struct TcpSegment<'a> {
 pub enum CaptureError {
     Open(String),
     NotACapture(String),
-    Truncated { frames: u64, detail: String },
-    Corrupt { frames: u64, detail: String },
+    /// The file ends inside a packet or block at byte `byte` (of the
+    /// decompressed capture); the `frames` before it were analysed.
+    Truncated {
+        frames: u64,
+        byte: u64,
+        detail: String,
+    },
+    Corrupt {
+        frames: u64,
+        byte: u64,
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for CaptureError {
@@ -46,13 +56,80 @@ impl std::fmt::Display for CaptureError {
         match self {
             CaptureError::Open(e) => write!(f, "cannot open capture: {e}"),
             CaptureError::NotACapture(e) => write!(f, "not a pcap or pcapng file: {e}"),
-            CaptureError::Truncated { frames, detail } => {
-                write!(f, "capture is truncated after frame {frames}: {detail}")
-            }
-            CaptureError::Corrupt { frames, detail } => {
-                write!(f, "capture is corrupt after frame {frames}: {detail}")
-            }
+            CaptureError::Truncated { frames, byte, detail } => write!(
+                f,
+                "capture truncated at byte {byte} ({detail}): the {frames} frames before it were analysed"
+            ),
+            CaptureError::Corrupt { frames, byte, detail } => write!(
+                f,
+                "capture corrupt at byte {byte} ({detail}): the {frames} frames before it were analysed"
+            ),
         }
+    }
+}
+
+impl CaptureError {
+    /// Frames read before the fault.
+    pub fn frames(&self) -> u64 {
+        match self {
+            CaptureError::Truncated { frames, .. } | CaptureError::Corrupt { frames, .. } => {
+                *frames
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// How a capture file is compressed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Opens a capture: a path, or `-` for standard input. gzip and zstd are
+/// decompressed on the fly, recognised by their first bytes, whatever the
+/// file is called.
+pub fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, Compression), CaptureError> {
+    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(File::open(path).map_err(|e| CaptureError::Open(e.to_string()))?)
+    };
+    let mut buffered = std::io::BufReader::with_capacity(1 << 16, raw);
+    let head = buffered
+        .fill_buf()
+        .map_err(|e| CaptureError::Open(e.to_string()))?;
+    Ok(match head {
+        [0x1f, 0x8b, ..] => (
+            Box::new(flate2::read::MultiGzDecoder::new(buffered)),
+            Compression::Gzip,
+        ),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => {
+            let decoder = ruzstd::decoding::StreamingDecoder::new(buffered).map_err(|e| {
+                CaptureError::NotACapture(format!("a zstd file that cannot be decompressed: {e}"))
+            })?;
+            (Box::new(decoder), Compression::Zstd)
+        }
+        _ => (Box::new(buffered), Compression::None),
+    })
+}
+
+/// The first bytes of a file that is not a capture, for the error message.
+fn describe_start(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "the file is empty".to_string();
+    }
+    let hex: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(16)]);
+    if text
+        .chars()
+        .all(|c| !c.is_control() || c == '\n' || c == '\r' || c == '\t')
+    {
+        format!("it starts with {:?}", text.trim_end())
+    } else {
+        format!("it starts with bytes {}", hex.join(" "))
     }
 }
 
@@ -160,7 +237,24 @@ fn tcp_segment(
     })
 }
 
-/// Every pcap and pcapng file below `dir`, sorted; unreadable folders are skipped.
+/// A capture file by its name: `.pcap`, `.pcapng` or `.cap`, possibly
+/// followed by `.gz` or `.zst`.
+fn is_capture_name(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .unwrap_or(&name);
+    [".pcap", ".pcapng", ".cap"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+/// Every capture file below `dir` (see `is_capture_name`), sorted; unreadable folders are skipped.
 pub fn find_captures(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -172,10 +266,7 @@ pub fn find_captures(dir: &Path) -> Vec<std::path::PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            ) {
+            } else if is_capture_name(&path) {
                 out.push(path);
             }
         }
@@ -191,9 +282,8 @@ pub fn read_capture(
     mut on_segment: impl FnMut(TcpSegment<'_>),
     mut on_progress: impl FnMut(u64),
 ) -> Result<u64, CaptureError> {
-    let file =
-        File::open(path).map_err(|e| CaptureError::Open(format!("{}: {e}", path.display())))?;
-    read_from(file, &mut on_segment, &mut on_progress)
+    let (input, _) = open_input(path)?;
+    read_from(input, &mut on_segment, &mut on_progress)
 }
 
 pub fn read_from(
@@ -201,8 +291,10 @@ pub fn read_from(
     on_segment: &mut dyn FnMut(TcpSegment<'_>),
     on_progress: &mut dyn FnMut(u64),
 ) -> Result<u64, CaptureError> {
-    let mut reader =
-        create_reader(1 << 20, input).map_err(|e| CaptureError::NotACapture(format!("{e:?}")))?;
+    let mut input = std::io::BufReader::with_capacity(1 << 16, input);
+    let start = input.fill_buf().map(<[u8]>::to_vec).unwrap_or_default();
+    let mut reader = create_reader(1 << 20, input)
+        .map_err(|_| CaptureError::NotACapture(describe_start(&start)))?;
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut legacy_linktype = Linktype(LINKTYPE_ETHERNET);
     let mut legacy_nanos = false;
@@ -271,6 +363,7 @@ pub fn read_from(
                 if let Err(e) = reader.refill() {
                     return Err(CaptureError::Truncated {
                         frames,
+                        byte: consumed,
                         detail: format!("{e:?}"),
                     });
                 }
@@ -278,12 +371,14 @@ pub fn read_from(
             Err(PcapError::UnexpectedEof) => {
                 return Err(CaptureError::Truncated {
                     frames,
+                    byte: consumed,
                     detail: "the file ends inside a packet".into(),
                 })
             }
             Err(e) => {
                 return Err(CaptureError::Corrupt {
                     frames,
+                    byte: consumed,
                     detail: format!("{e:?}"),
                 })
             }

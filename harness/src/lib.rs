@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod capture;
 pub mod extract;
+pub mod filter;
 pub mod render;
 pub mod sessions;
 pub mod time;

@@ -1,13 +1,25 @@
-//! `mailscope CAPTURE`: what the mail traffic in a capture file carried.
+//! `mailscope CAPTURE...`: what the mail traffic in capture files carried.
+//!
+//! Exit status: 0 when every capture was read to its end, 1 when one could
+//! not be (missing, not a capture, truncated, corrupt: what was read before
+//! the fault is still reported) or the output could not be written, 2 for a
+//! usage error.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use mailscope::Protocol;
+use mailscope_harness::capture::find_captures;
 use mailscope_harness::extract::extract;
-use mailscope_harness::{analyze_file, render, Options};
+use mailscope_harness::filter::Filter;
+use mailscope_harness::{analyze_file, render, sessions, Options};
 
 /// Progress is shown for captures at least this large, when stderr is a terminal.
 const PROGRESS_MIN_BYTES: u64 = 8 * 1024 * 1024;
@@ -25,20 +37,31 @@ enum Format {
     Sessions,
 }
 
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum ProtocolArg {
+    Smtp,
+    Pop3,
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "mailscope",
     version,
-    about = "Looks inside SMTP and POP3 traffic in pcap and pcapng captures"
+    about = "Looks inside SMTP and POP3 traffic in pcap and pcapng captures",
+    after_help = "Exit status: 0 every capture read to its end; 1 a capture could not be read \
+(what was read before the fault is still reported) or the output not written; 2 usage error."
 )]
 struct Args {
-    /// The capture file (pcap or pcapng).
-    capture: PathBuf,
+    /// Capture files (pcap or pcapng, optionally gzip- or zstd-compressed),
+    /// directories (every capture below them), or `-` for standard input.
+    #[arg(required = true, value_name = "CAPTURE")]
+    captures: Vec<PathBuf>,
     /// Output format [default: tree; with --extract, a list of the files written].
     #[arg(long, value_enum)]
     format: Option<Format>,
     /// Write every message (.eml) and every attachment (under its decoded
-    /// name) into DIR, with DIR/manifest.json saying where each came from.
+    /// name) into DIR, with DIR/manifest.json saying where each came from
+    /// (one folder per capture when there are several).
     #[arg(long, value_name = "DIR")]
     extract: Option<PathBuf>,
     /// Read message text and headers that declare no charset and are not
@@ -57,28 +80,127 @@ struct Args {
     /// on any other port is found by its content.
     #[arg(long = "pop3-port", value_name = "PORT")]
     pop3_ports: Vec<u16>,
+    /// Only connections of this protocol.
+    #[arg(long, value_enum)]
+    protocol: Option<ProtocolArg>,
+    /// Only this connection (repeatable), numbered as without filters.
+    #[arg(long, value_name = "ID")]
+    connection: Vec<usize>,
+    /// Only connections with this client or server address (repeatable).
+    #[arg(long, value_name = "ADDRESS")]
+    host: Vec<IpAddr>,
+    /// Only the logins: connections with a credential, and of them the PDUs
+    /// that carry a credential or its outcome.
+    #[arg(long)]
+    credentials_only: bool,
+    /// Captures analysed at once [default: the number of cores].
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+}
+
+/// What one capture gave: its output and, if it could not be read whole, why.
+struct Outcome {
+    text: String,
+    error: Option<String>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let size = std::fs::metadata(&args.capture)
-        .map(|m| m.len())
-        .unwrap_or(0);
-    let bar = (std::io::stderr().is_terminal() && size >= PROGRESS_MIN_BYTES).then(|| {
-        let bar = ProgressBar::new(size);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
+    let mut inputs = Vec::new();
+    for capture in &args.captures {
+        if capture.is_dir() {
+            let found = find_captures(capture);
+            if found.is_empty() {
+                eprintln!(
+                    "mailscope: {}: no pcap or pcapng files in this directory",
+                    capture.display()
+                );
+                return ExitCode::from(1);
+            }
+            inputs.extend(found);
+        } else {
+            inputs.push(capture.clone());
+        }
+    }
+    let several = inputs.len() > 1;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, inputs.len());
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = mpsc::channel::<(usize, Outcome)>();
+    let mut failed = false;
+    let mut stdout = std::io::stdout().lock();
+    let mut write_failed = false;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let sender = sender.clone();
+            let (next, inputs, args) = (&next, &inputs, &args);
+            scope.spawn(move || loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = inputs.get(index) else { break };
+                let outcome = run_one(args, path, several);
+                if sender.send((index, outcome)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        // Outputs in the order the captures were given, whichever finishes first.
+        let mut waiting = BTreeMap::new();
+        let mut expected = 0;
+        for (index, outcome) in receiver {
+            waiting.insert(index, outcome);
+            while let Some(outcome) = waiting.remove(&expected) {
+                if stdout.write_all(outcome.text.as_bytes()).is_err() {
+                    write_failed = true;
+                }
+                if let Some(error) = outcome.error {
+                    eprintln!("mailscope: {}: {error}", inputs[expected].display());
+                    failed = true;
+                }
+                expected += 1;
+            }
+        }
     });
+    if write_failed || stdout.flush().is_err() {
+        return ExitCode::from(1);
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn progress_bar(path: &Path, several: bool) -> Option<ProgressBar> {
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let compressed = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("gz" | "zst")
+    );
+    (!several && !compressed && std::io::stderr().is_terminal() && size >= PROGRESS_MIN_BYTES).then(
+        || {
+            let bar = ProgressBar::new(size);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        },
+    )
+}
+
+/// Analyses one capture and renders it as asked.
+fn run_one(args: &Args, path: &Path, several: bool) -> Outcome {
     let options = Options {
         smtp_ports: args.smtp_ports.clone(),
         pop3_ports: args.pop3_ports.clone(),
         default_charset: args.default_charset.clone(),
         skip_mime: args.no_mime,
     };
-    let report = analyze_file(&args.capture, options, |read| {
+    let bar = progress_bar(path, several);
+    let mut report = analyze_file(path, options, |read| {
         if let Some(bar) = &bar {
             bar.set_position(read);
         }
@@ -86,17 +208,39 @@ fn main() -> ExitCode {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let mut text = match (args.format, &args.extract) {
-        (Some(Format::Tree), _) | (None, None) => render::tree(&report),
-        (Some(Format::Json), _) => render::json_lines(&report),
-        (Some(Format::Summary), _) => render::summary(&report),
-        (Some(Format::Sessions), _) => {
-            mailscope_harness::sessions::json_lines(&report, &args.capture.display().to_string())
+    let filter = Filter {
+        protocol: args.protocol.map(|p| match p {
+            ProtocolArg::Smtp => Protocol::Smtp,
+            ProtocolArg::Pop3 => Protocol::Pop3,
+        }),
+        connections: args.connection.clone(),
+        hosts: args.host.clone(),
+        credentials_only: args.credentials_only,
+    };
+    filter.apply(&mut report);
+    let file = path.display().to_string();
+    let heading = || {
+        if several {
+            format!("== {file}\n")
+        } else {
+            String::new()
         }
+    };
+    let mut text = match (args.format, &args.extract) {
+        (Some(Format::Tree), _) | (None, None) => heading() + &render::tree(&report),
+        (Some(Format::Json), _) => render::json_lines(&report, &file),
+        (Some(Format::Summary), _) => heading() + &render::summary(&report),
+        (Some(Format::Sessions), _) => sessions::json_lines(&report, &file),
         (None, Some(_)) => String::new(),
     };
+    let mut error = report.error.as_ref().map(ToString::to_string);
     if let Some(dir) = &args.extract {
-        match extract(&report, dir, args.default_charset.as_deref()) {
+        let dir = if several {
+            dir.join(path.file_name().unwrap_or(path.as_os_str()))
+        } else {
+            dir.clone()
+        };
+        match extract(&report, &dir, args.default_charset.as_deref()) {
             Ok(files) if args.format.is_none() => {
                 for file in files {
                     text.push_str(&format!(
@@ -108,25 +252,11 @@ fn main() -> ExitCode {
                 }
             }
             Ok(_) => {}
-            Err(error) => {
-                eprintln!("mailscope: cannot write into {}: {error}", dir.display());
-                return ExitCode::from(1);
+            Err(e) => {
+                let message = format!("cannot write into {}: {e}", dir.display());
+                error = Some(error.map_or(message.clone(), |first| format!("{first}; {message}")));
             }
         }
     }
-    let mut stdout = std::io::stdout().lock();
-    if stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-        .is_err()
-    {
-        return ExitCode::from(1);
-    }
-    match &report.error {
-        Some(error) => {
-            eprintln!("mailscope: {}: {error}", args.capture.display());
-            ExitCode::from(2)
-        }
-        None => ExitCode::SUCCESS,
-    }
+    Outcome { text, error }
 }

@@ -61,8 +61,8 @@ fn label(item: &Item) -> String {
     }
 }
 
-/// One JSON object per frame that carries mail fields.
-pub fn json_lines(report: &Report) -> String {
+/// One JSON object per frame that carries mail fields; `file` names the capture.
+pub fn json_lines(report: &Report, file: &str) -> String {
     let mut out = String::new();
     for record in &report.frames {
         let mut fields = Vec::new();
@@ -78,6 +78,7 @@ pub fn json_lines(report: &Report) -> String {
             info.push(Json::String(pdu.info.clone()));
         }
         let line = json!({
+            "file": file,
             "frame": record.frame,
             "ts": record.ts.rfc3339(),
             "epoch": record.ts.epoch(),
@@ -141,7 +142,17 @@ pub fn tree(report: &Report) -> String {
 /// Credentials and messages per connection.
 pub fn summary(report: &Report) -> String {
     let mut out = String::new();
-    for (c, s) in report.connections.iter().zip(summarize(report)) {
+    if report.connections.is_empty() {
+        out.push_str("no SMTP or POP3 connection in this capture\n");
+    } else if report.shown().next().is_none() {
+        out.push_str("no connection matches the filter\n");
+    }
+    let shown = report
+        .connections
+        .iter()
+        .zip(summarize(report))
+        .filter(|(c, _)| !report.hidden.contains(&c.id));
+    for (c, s) in shown {
         writeln!(out, "{}", connection_header(c)).unwrap();
         for cred in &s.credentials {
             let mut line = format!("  credential frame {}: {}", cred.frame, cred.mechanism);
@@ -267,7 +278,7 @@ fn snapshot_pdu(out: &mut String, pdu: &Pdu) {
 /// The snapshot form: every item with its span and the bytes under it.
 pub fn snapshot(report: &Report) -> String {
     let mut out = String::new();
-    for c in &report.connections {
+    for c in report.shown() {
         writeln!(out, "{}", connection_header(c)).unwrap();
     }
     for record in &report.frames {

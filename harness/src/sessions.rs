@@ -369,6 +369,7 @@ pub fn records(report: &Report, file: &str) -> Vec<Json> {
         .connections
         .iter()
         .zip(built)
+        .filter(|(c, _)| !report.hidden.contains(&c.id))
         .map(|(c, r)| record(c, r, file))
         .collect()
 }

@@ -86,23 +86,215 @@ fn summary_lists_credentials_with_outcome() {
 }
 
 #[test]
-fn truncated_capture_exits_non_zero_after_printing_what_was_read() {
+fn truncated_capture_exits_1_after_printing_what_was_read() {
     let path = fixture("truncated-file");
     let (code, stdout, stderr) = run(&["--format", "summary", path.to_str().unwrap()]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1);
     assert!(stdout.contains("password=\"cutshort\""), "{stdout}");
-    assert!(stderr.contains("truncated after frame"), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "mailscope: {}: capture truncated at byte 1576 (the file ends inside a packet): \
+             the 16 frames before it were analysed\n",
+            path.display()
+        )
+    );
 }
 
 #[test]
-fn unreadable_inputs_get_clear_errors() {
+fn unreadable_inputs_get_clear_errors_and_exit_1() {
     let (code, _, stderr) = run(&["/nonexistent/capture.pcap"]);
-    assert_eq!(code, 2);
-    assert!(stderr.contains("cannot open capture"), "{stderr}");
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "mailscope: /nonexistent/capture.pcap: cannot open capture: No such file or directory (os error 2)\n"
+    );
     let readme = common::root().join("fixtures/auth-plain/README.md");
     let (code, _, stderr) = run(&[readme.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.ends_with(": not a pcap or pcapng file: it starts with \"# auth-plain\\n\\nMa\"\n"),
+        "{stderr}"
+    );
+    let empty = std::env::temp_dir().join(format!("mailscope-empty-{}.pcap", std::process::id()));
+    std::fs::write(&empty, b"").unwrap();
+    let (code, _, stderr) = run(&[empty.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.ends_with("not a pcap or pcapng file: the file is empty\n"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_file(empty);
+    // Usage errors are 2, as clap reports them.
+    let (code, _, _) = run(&["--format", "nonsense", readme.to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("not a pcap or pcapng file"), "{stderr}");
+    let (code, _, _) = run(&[]);
+    assert_eq!(code, 2);
+}
+
+fn run_with_stdin(args: &[&str], input: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailscope"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn stdin_gzip_and_zstd_read_like_the_file() {
+    let path = fixture("auth-plain");
+    let bytes = std::fs::read(&path).unwrap();
+    let (_, plain, _) = run(&["--format", "summary", path.to_str().unwrap()]);
+    assert!(
+        plain.contains("user=\"alice\" password=\"wonderland\""),
+        "{plain}"
+    );
+
+    let (code, from_stdin, _) = run_with_stdin(&["--format", "summary", "-"], &bytes);
+    assert_eq!((code, &from_stdin), (0, &plain));
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &bytes).unwrap();
+    let gz = gz.finish().unwrap();
+    let (code, from_gzip, _) = run_with_stdin(&["--format", "summary", "-"], &gz);
+    assert_eq!((code, &from_gzip), (0, &plain));
+
+    let zst =
+        ruzstd::encoding::compress_to_vec(&bytes[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let file = std::env::temp_dir().join(format!("mailscope-{}.pcap.zst", std::process::id()));
+    std::fs::write(&file, zst).unwrap();
+    let (code, from_zstd, _) = run(&["--format", "summary", file.to_str().unwrap()]);
+    assert_eq!((code, &from_zstd), (0, &plain));
+    // Sessions name the file they came from: the only key that differs.
+    let (_, sessions_zstd, _) = run(&["--format", "sessions", file.to_str().unwrap()]);
+    let (_, sessions_stdin, _) = run_with_stdin(&["--format", "sessions", "-"], &bytes);
+    let mut a: serde_json::Value = serde_json::from_str(sessions_zstd.trim()).unwrap();
+    let mut b: serde_json::Value = serde_json::from_str(sessions_stdin.trim()).unwrap();
+    assert_eq!(b["file"], "-");
+    a["file"] = serde_json::Value::Null;
+    b["file"] = serde_json::Value::Null;
+    assert_eq!(a, b);
+    let _ = std::fs::remove_file(file);
+}
+
+#[test]
+fn several_captures_and_directories_come_out_in_the_order_given() {
+    let a = fixture("auth-plain");
+    let b = fixture("pop3-user-pass");
+    let (code, out, _) = run(&[
+        "--format",
+        "sessions",
+        "-j",
+        "2",
+        b.to_str().unwrap(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let files: Vec<String> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["file"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let (a, b) = (a.display().to_string(), b.display().to_string());
+    assert_eq!(files, [b.clone(), a, b]);
+
+    // A directory: every capture below it, sorted; one bad capture makes the status 1
+    // while the others are still reported.
+    let dir = common::root().join("fixtures");
+    let (code, out, stderr) = run(&["--format", "summary", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "truncated-file is among them");
+    assert!(
+        stderr.contains("truncated-file/capture.pcap: capture truncated"),
+        "{stderr}"
+    );
+    let headings: Vec<&str> = out.lines().filter(|l| l.starts_with("== ")).collect();
+    let expected: Vec<String> = mailscope_harness::capture::find_captures(&dir)
+        .iter()
+        .map(|p| format!("== {}", p.display()))
+        .collect();
+    assert!(expected.len() >= 35, "{}", expected.len());
+    assert_eq!(headings, expected);
+}
+
+#[test]
+fn filters_narrow_to_protocol_connection_host_and_logins() {
+    let path = fixture("tunnelled-smtp");
+    let count = |args: &[&str]| {
+        let mut all = vec!["--format", "sessions"];
+        all.extend(args);
+        all.push(path.to_str().unwrap());
+        let (code, out, _) = run(&all);
+        assert_eq!(code, 0);
+        out.lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["connection"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(count(&[]), [1, 2]);
+    assert_eq!(count(&["--connection", "2"]), [2]);
+    assert_eq!(count(&["--host", "192.0.2.81"]), [2]);
+    assert_eq!(count(&["--protocol", "pop3"]), Vec::<u64>::new());
+    let (_, summary, _) = run(&[
+        "--format",
+        "summary",
+        "--protocol",
+        "pop3",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(summary, "no connection matches the filter\n");
+
+    // Logins only: the frames that carry a credential or its outcome.
+    let pop = fixture("pop3-user-pass");
+    let (_, out, _) = run(&[
+        "--format",
+        "json",
+        "--credentials-only",
+        pop.to_str().unwrap(),
+    ]);
+    let frames: Vec<u64> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["frame"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(frames, [14, 16, 22, 24]);
+}
+
+#[test]
+fn a_capture_without_mail_says_so() {
+    let empty = std::env::temp_dir().join(format!("mailscope-nomail-{}.pcap", std::process::id()));
+    // A pcap header (version 2.4, Ethernet) and nothing after it.
+    let mut header = Vec::new();
+    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        header.extend_from_slice(&word.to_le_bytes());
+    }
+    std::fs::write(&empty, header).unwrap();
+    let (code, out, _) = run(&["--format", "summary", empty.to_str().unwrap()]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "no SMTP or POP3 connection in this capture\n")
+    );
+    let _ = std::fs::remove_file(empty);
 }
 
 #[test]

@@ -45,7 +45,7 @@ fn every_record_of_every_capture_matches_its_schema() {
             }
             records += 1;
         }
-        for line in render::json_lines(&report).lines() {
+        for line in render::json_lines(&report, &path.display().to_string()).lines() {
             let value: Value = serde_json::from_str(line).unwrap();
             if let Err(error) = frame_schemas.validate(&value, frame_index) {
                 panic!("{}: {error:#}\n{line}", path.display());

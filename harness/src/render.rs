@@ -147,13 +147,24 @@ pub fn summary(report: &Report) -> String {
     } else if report.shown().next().is_none() {
         out.push_str("no connection matches the filter\n");
     }
+    let records = crate::sessions::records(report, "");
     let shown = report
         .connections
         .iter()
         .zip(summarize(report))
-        .filter(|(c, _)| !report.hidden.contains(&c.id));
-    for (c, s) in shown {
+        .filter(|(c, _)| !report.hidden.contains(&c.id))
+        .zip(&records);
+    for ((c, s), record) in shown {
         writeln!(out, "{}", connection_header(c)).unwrap();
+        if let Some(tls) = record["tls"].as_object() {
+            let kind = tls["kind"].as_str().unwrap_or_default().to_uppercase();
+            writeln!(
+                out,
+                "  {kind} frame {}: the session continues in TLS",
+                tls["frame"]
+            )
+            .unwrap();
+        }
         for cred in &s.credentials {
             let mut line = format!("  credential frame {}: {}", cred.frame, cred.mechanism);
             let parts = [
@@ -207,8 +218,73 @@ pub fn summary(report: &Report) -> String {
                 .unwrap();
             }
         }
+        summary_facts(&mut out, record);
     }
     out
+}
+
+/// The rest of what a session record says, a line each: refused
+/// recipients, POP3 deletions and whether they took effect, the final
+/// state, anomalies.
+fn summary_facts(out: &mut String, record: &Json) {
+    let list = |key: &str| record[key].as_array().cloned().unwrap_or_default();
+    for transaction in list("transactions") {
+        for rcpt in transaction["rcpt_to"].as_array().into_iter().flatten() {
+            if rcpt["accepted"] == false {
+                writeln!(
+                    out,
+                    "  recipient refused frame {}: {} ({})",
+                    rcpt["frame"],
+                    rcpt["address"].as_str().unwrap_or_default(),
+                    rcpt["reply"]
+                )
+                .unwrap();
+            }
+        }
+    }
+    if record["protocol"] == "pop3" {
+        let numbers = |key: &str| {
+            list(key)
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let deleted = numbers("deleted");
+        if !deleted.is_empty() || record["reset"] == true {
+            let effect = if record["committed"] == true {
+                "committed by QUIT"
+            } else {
+                "not committed (no QUIT reached the update state)"
+            };
+            let reset = if record["reset"] == true {
+                ", after RSET"
+            } else {
+                ""
+            };
+            let deleted = if deleted.is_empty() {
+                "none".to_string()
+            } else {
+                deleted
+            };
+            writeln!(out, "  deleted messages: {deleted}{reset}, {effect}").unwrap();
+        }
+    }
+    if let Some(state) = record["state"].as_str() {
+        writeln!(out, "  final state: {state}").unwrap();
+    }
+    let count = record["anomaly_count"].as_u64().unwrap_or(0);
+    if count > 0 {
+        let first = &record["anomalies"][0];
+        writeln!(
+            out,
+            "  {count} anomal{}, first frame {}: {}",
+            if count == 1 { "y" } else { "ies" },
+            first["frame"],
+            first["message"].as_str().unwrap_or_default()
+        )
+        .unwrap();
+    }
 }
 
 /// At most `max` bytes shown as escaped text.

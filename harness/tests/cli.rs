@@ -368,3 +368,26 @@ fn extract_writes_messages_and_attachments_under_decoded_names_with_a_manifest()
     assert_eq!(pdf_entry["connection"], 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn summary_states_refusals_tls_deletions_and_the_final_state() {
+    let summary = |name: &str| run(&["--format", "summary", fixture(name).to_str().unwrap()]).1;
+    let smtp = summary("pipelining-bdat");
+    assert!(
+        smtp.contains("  recipient refused frame 14: nobody@example.org (550)\n"),
+        "{smtp}"
+    );
+    assert!(smtp.ends_with("  final state: quit\n"), "{smtp}");
+    let tls = summary("starttls");
+    assert!(
+        tls.contains("  STARTTLS frame 12: the session continues in TLS\n"),
+        "{tls}"
+    );
+    let pop = summary("pop3-user-pass");
+    assert!(
+        pop.contains(
+            "  deleted messages: none, after RSET, committed by QUIT\n  final state: update\n"
+        ),
+        "{pop}"
+    );
+}

@@ -35,6 +35,9 @@ enum Format {
     /// One JSON record per connection: endpoints, times, TLS, logins,
     /// transactions, messages and attachments, POP3 commands, anomalies.
     Sessions,
+    /// The session records of every capture as one Parquet file (for
+    /// DuckDB, Spark, pandas); needs --output or a redirected stdout.
+    Parquet,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -96,11 +99,16 @@ struct Args {
     /// Captures analysed at once [default: the number of cores].
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// Write the output to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// What one capture gave: its output and, if it could not be read whole, why.
 struct Outcome {
     text: String,
+    /// Session records, for Parquet.
+    records: Vec<serde_json::Value>,
     error: Option<String>,
 }
 
@@ -127,11 +135,26 @@ fn main() -> ExitCode {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, inputs.len());
+    let parquet = matches!(args.format, Some(Format::Parquet));
+    if parquet && args.output.is_none() && std::io::stdout().is_terminal() {
+        eprintln!("mailscope: Parquet is binary: give --output FILE or redirect standard output");
+        return ExitCode::from(2);
+    }
+    let mut stdout: Box<dyn Write> = match &args.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Box::new(std::io::BufWriter::new(file)),
+            Err(e) => {
+                eprintln!("mailscope: cannot write {}: {e}", path.display());
+                return ExitCode::from(1);
+            }
+        },
+        None => Box::new(std::io::stdout().lock()),
+    };
     let next = AtomicUsize::new(0);
     let (sender, receiver) = mpsc::channel::<(usize, Outcome)>();
     let mut failed = false;
-    let mut stdout = std::io::stdout().lock();
     let mut write_failed = false;
+    let mut records = Vec::new();
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let sender = sender.clone();
@@ -155,6 +178,7 @@ fn main() -> ExitCode {
                 if stdout.write_all(outcome.text.as_bytes()).is_err() {
                     write_failed = true;
                 }
+                records.extend(outcome.records);
                 if let Some(error) = outcome.error {
                     eprintln!("mailscope: {}: {error}", inputs[expected].display());
                     failed = true;
@@ -163,6 +187,16 @@ fn main() -> ExitCode {
             }
         }
     });
+    if parquet {
+        let mut file = Vec::new();
+        match mailscope_harness::parquet::write_sessions(&records, &mut file) {
+            Ok(()) => write_failed |= stdout.write_all(&file).is_err(),
+            Err(e) => {
+                eprintln!("mailscope: cannot write Parquet: {e}");
+                write_failed = true;
+            }
+        }
+    }
     if write_failed || stdout.flush().is_err() {
         return ExitCode::from(1);
     }
@@ -231,7 +265,12 @@ fn run_one(args: &Args, path: &Path, several: bool) -> Outcome {
         (Some(Format::Json), _) => render::json_lines(&report, &file),
         (Some(Format::Summary), _) => heading() + &render::summary(&report),
         (Some(Format::Sessions), _) => sessions::json_lines(&report, &file),
-        (None, Some(_)) => String::new(),
+        (Some(Format::Parquet), _) | (None, Some(_)) => String::new(),
+    };
+    let records = if matches!(args.format, Some(Format::Parquet)) {
+        sessions::records(&report, &file)
+    } else {
+        Vec::new()
     };
     let mut error = report.error.as_ref().map(ToString::to_string);
     if let Some(dir) = &args.extract {
@@ -258,5 +297,9 @@ fn run_one(args: &Args, path: &Path, several: bool) -> Outcome {
             }
         }
     }
-    Outcome { text, error }
+    Outcome {
+        text,
+        records,
+        error,
+    }
 }

@@ -391,3 +391,86 @@ fn summary_states_refusals_tls_deletions_and_the_final_state() {
         "{pop}"
     );
 }
+
+#[test]
+fn parquet_holds_the_session_records_of_every_capture() {
+    use arrow_array::{Array, ListArray, StringArray, TimestampMicrosecondArray, UInt64Array};
+    let out = std::env::temp_dir().join(format!("mailscope-{}.parquet", std::process::id()));
+    let (mixed, pop) = (fixture("mime-mixed-data-bdat"), fixture("pop3-user-pass"));
+    let (code, _, stderr) = run(&[
+        "--format",
+        "parquet",
+        "--output",
+        out.to_str().unwrap(),
+        mixed.to_str().unwrap(),
+        pop.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let file = std::fs::File::open(&out).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    let batch = &batches[0];
+    assert_eq!(batch.num_rows(), 2);
+    let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+    let strings = |name: &str| {
+        column(name)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap()
+            .clone()
+    };
+    let list = |name: &str, row: usize| -> Vec<String> {
+        let lists = column(name);
+        let lists = lists.as_any().downcast_ref::<ListArray>().unwrap();
+        let values = lists.value(row);
+        let values = values.as_any().downcast_ref::<StringArray>().unwrap();
+        (0..values.len())
+            .map(|i| values.value(i).to_string())
+            .collect()
+    };
+    assert_eq!(strings("file").value(0), mixed.display().to_string());
+    assert_eq!(strings("protocol").value(1), "pop3");
+    assert_eq!(
+        list("attachment_names", 0),
+        [
+            "简历 Résumé.pdf",
+            "протокол.bin",
+            "Re: cafe meeting.eml",
+            "简历 Résumé.pdf",
+            "протокол.bin",
+            "Re: cafe meeting.eml"
+        ]
+    );
+    assert_eq!(
+        list("subjects", 0),
+        ["Résumé and minutes (v2)", "Résumé and minutes (v2)"]
+    );
+    assert_eq!(list("auth_usernames", 1), ["wendy", "wendy"]);
+    assert_eq!(list("auth_outcomes", 1), ["failure", "success"]);
+    let ports = column("server_port");
+    assert_eq!(
+        ports
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .unwrap()
+            .value(1),
+        110
+    );
+    let start = column("start");
+    let start = start
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap();
+    assert_eq!(
+        start.value(0) / 1_000_000,
+        1_700_000_000,
+        "2023-11-14T22:13:20Z"
+    );
+    // The whole record rides along as JSON.
+    let record: serde_json::Value = serde_json::from_str(strings("record").value(1)).unwrap();
+    assert_eq!(record["committed"], true);
+    let _ = std::fs::remove_file(out);
+}

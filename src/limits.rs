@@ -16,6 +16,18 @@ pub struct Limits {
     pub(crate) max_message: usize,
     /// Most commands awaiting a reply (pipelining depth) that are remembered.
     pub(crate) max_pending: usize,
+    /// Most bytes of a POP3 listing (LIST, UIDL, CAPA) held before it is cut
+    /// and shown: the smaller of 1 MiB and the message cap.
+    pub(crate) max_listing: usize,
+}
+
+/// The listing cap for a message cap.
+const fn listing_cap(max_message: usize) -> usize {
+    if max_message < 1 << 20 {
+        max_message
+    } else {
+        1 << 20
+    }
 }
 
 /// A limit the engines cannot work with.
@@ -69,6 +81,7 @@ impl Limits {
             max_reply_lines,
             max_message,
             max_pending,
+            max_listing: listing_cap(max_message),
         })
     }
 
@@ -93,6 +106,7 @@ impl Default for Limits {
             max_reply_lines: 1000,
             max_message: 64 * 1024 * 1024,
             max_pending: 1000,
+            max_listing: listing_cap(64 * 1024 * 1024),
         }
     }
 }

@@ -10,6 +10,9 @@ use super::response;
 use super::session::Pop3;
 use super::tree::{self, Answered};
 
+/// Malformed listing lines reported one by one; the rest are counted.
+const MAX_MALFORMED_SHOWN: usize = 10;
+
 impl Pop3 {
     /// Items for the block of a multi-line response, which starts at `body_at`.
     pub(super) fn block_items(
@@ -63,8 +66,18 @@ impl Pop3 {
             return;
         }
         let mut at = body_at;
+        // At most `max_reply_lines` lines become items, and a few malformed
+        // ones anomalies; the rest are counted and said once.
+        let max_items = self.limits.max_reply_lines;
+        let (mut shown, mut hidden, mut malformed) = (0usize, 0usize, 0usize);
         for line in body.split_inclusive(|b| *b == b'\n') {
             let text_line = strip_eol(line);
+            if shown >= max_items {
+                hidden += usize::from(!text_line.is_empty());
+                at += line.len();
+                continue;
+            }
+            shown += 1;
             match verb {
                 "CAPA" => tree.push(Item::text(
                     Field::PopCapability,
@@ -81,17 +94,43 @@ impl Pop3 {
                 )),
                 "LIST" | "UIDL" => match response::listing_entry(verb, text_line, at) {
                     Some(entry) => tree.push(tree::listing(&entry)),
-                    None if !text_line.is_empty() => pdu.anomaly(
-                        Expert::BadReply,
-                        at,
-                        text_line.len(),
-                        format!("{verb} line is not \"number value\""),
-                    ),
+                    None if !text_line.is_empty() => {
+                        malformed += 1;
+                        if malformed <= MAX_MALFORMED_SHOWN {
+                            pdu.anomaly(
+                                Expert::BadReply,
+                                at,
+                                text_line.len(),
+                                format!("{verb} line is not \"number value\""),
+                            );
+                        }
+                    }
                     None => {}
                 },
                 _ => {}
             }
             at += line.len();
+        }
+        if malformed > MAX_MALFORMED_SHOWN {
+            pdu.anomaly(
+                Expert::BadReply,
+                body_at,
+                0,
+                format!(
+                    "{} more {verb} lines are not \"number value\"",
+                    malformed - MAX_MALFORMED_SHOWN
+                ),
+            );
+        }
+        if hidden > 0 {
+            pdu.anomaly(
+                Expert::Truncated,
+                body_at,
+                0,
+                format!(
+                    "{verb} response of more than {max_items} lines: {hidden} more are not shown"
+                ),
+            );
         }
     }
 }

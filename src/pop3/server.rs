@@ -81,16 +81,34 @@ impl Pop3 {
                 self.response(&mut pdu, Some((first_len, terminated)));
                 Some(pdu)
             }
-            BlockEnd::Incomplete { resume_at } if buf.data.len() > self.limits.max_message => {
+            // A message is held up to the message cap; a listing (LIST,
+            // UIDL, CAPA) only up to the listing cap: one that never ends is
+            // cut and shown, not held to the end of the capture.
+            BlockEnd::Incomplete { resume_at }
+                if buf.data.len()
+                    > if content {
+                        self.limits.max_message
+                    } else {
+                        self.limits.max_listing
+                    } =>
+            {
                 buf.scanned = resume_at;
-                let keep = self.limits.max_message.max(first_len);
+                let cap = if content {
+                    self.limits.max_message
+                } else {
+                    self.limits.max_listing
+                };
+                // Cut at a line end, so the last line shown is whole.
+                let cut = memchr::memrchr(b'\n', &buf.data[..cap.min(buf.data.len())])
+                    .map_or(cap, |i| i + 1);
+                let keep = cut.max(first_len);
                 let (offset, raw) = buf.take(keep);
                 let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
                 pdu.anomaly(
                     Expert::Truncated,
                     0,
                     0,
-                    format!("multi-line response over {keep} bytes is not kept"),
+                    format!("multi-line response over {keep} bytes: shown up to here, the rest is skipped"),
                 );
                 self.response(&mut pdu, Some((first_len, false)));
                 self.discard_block = true;

@@ -41,6 +41,8 @@ pub struct Pop3 {
     pub(super) tls: TlsSwitch,
     pub(super) bufs: [StreamBuf; 2],
     pub(super) pending: VecDeque<Answered>,
+    /// More commands than `max_pending` are unanswered (said once per run).
+    pub(super) pending_overflow: bool,
     pub(super) state: State,
     pub(super) greeted: bool,
     /// The greeting's `<...>` timestamp, which APOP digests.
@@ -70,6 +72,7 @@ impl Pop3 {
             tls: TlsSwitch::default(),
             bufs: Default::default(),
             pending: VecDeque::new(),
+            pending_overflow: false,
             state: State::Authorization,
             greeted: false,
             timestamp: None,
@@ -166,25 +169,25 @@ impl Pop3 {
             request.push(auth);
         }
         pdu.items.push(request);
-        if self.pending.len() >= self.limits.max_pending {
-            // The forgotten command's response will be paired with the next one.
-            self.pending.pop_front();
+        let answered = Answered {
+            verb: line.verb.clone(),
+            frame: pdu.frame,
+            argument: line.argument_text.clone(),
+            multiline: line.multiline,
+        };
+        let max = self.limits.max_pending;
+        // A forgotten command's response will be paired with the next one.
+        if crate::text::push_bounded(&mut self.pending, answered, max, &mut self.pending_overflow) {
             pdu.anomaly(
                 Expert::Violation,
                 0,
                 line.len,
                 format!(
-                    "more than {} commands without a response; the oldest is forgotten",
-                    self.limits.max_pending
+                    "more than {max} commands without a response: from here the oldest are \
+                     forgotten (said once until the responses catch up)"
                 ),
             );
         }
-        self.pending.push_back(Answered {
-            verb: line.verb.clone(),
-            frame: pdu.frame,
-            argument: line.argument_text.clone(),
-            multiline: line.multiline,
-        });
     }
 
     /// What a command does to the session; the `mail.auth` subtree it carries.

@@ -95,19 +95,26 @@ fn unterminated_listing_ends_at_the_next_status_line() {
 }
 
 #[test]
-fn commands_past_the_pending_limit_raise_an_expert_info() {
+fn commands_past_the_pending_limit_raise_one_expert_info_per_run() {
     let mut pop3 = Pop3::new(Limits::new(64, 10, 1000, 2).unwrap());
-    let (pdus, _) = pop3.feed(C, b"NOOP\r\nNOOP\r\nSTAT\r\n", 1);
+    // 2,000 pipelined commands with a cap of 2: one expert info, not 1,998.
+    let (pdus, _) = pop3.feed(C, "NOOP\r\n".repeat(2000).as_bytes(), 1);
     let forgotten: Vec<_> = pdus
         .iter()
         .flat_map(|p| &p.anomalies)
-        .filter(|a| a.message.contains("the oldest is forgotten"))
+        .filter(|a| a.message.contains("the oldest are forgotten"))
         .collect();
     assert_eq!(forgotten.len(), 1);
     assert_eq!(
         forgotten[0].message,
-        "more than 2 commands without a response; the oldest is forgotten"
+        "more than 2 commands without a response: from here the oldest are forgotten \
+         (said once until the responses catch up)"
     );
+    assert_eq!(pdus.iter().position(|p| !p.anomalies.is_empty()), Some(2));
+    // Once the responses catch up, a new run is said again.
+    let (_, _) = pop3.feed(S, b"+OK\r\n+OK\r\n", 2);
+    let (pdus, _) = pop3.feed(C, b"NOOP\r\nNOOP\r\nNOOP\r\n", 3);
+    assert_eq!(pdus.iter().filter(|p| !p.anomalies.is_empty()).count(), 1);
 }
 
 #[test]
@@ -146,4 +153,63 @@ fn auth_plain_with_continuation() {
         values(&pdus, Field::PopState).last().map(String::as_str),
         Some("transaction")
     );
+}
+
+#[test]
+fn a_listing_that_never_ends_is_cut_and_shown_and_long_listings_are_bounded() {
+    let mut pop3 = Pop3::new(Limits::default());
+    let mut out = Vec::new();
+    let (pdus, _) = pop3.feed(S, b"+OK ready\r\n", 1);
+    out.extend(pdus);
+    let (pdus, _) = pop3.feed(C, b"LIST\r\n", 2);
+    out.extend(pdus);
+    let (pdus, _) = pop3.feed(S, b"+OK\r\n", 3);
+    out.extend(pdus);
+    // 3 MB of listing lines and no terminating dot: shown once the listing
+    // cap is passed, not held to the end of the capture.
+    let mut frame = 4;
+    for chunk in 0..300 {
+        let mut lines = String::new();
+        for n in 0..1000 {
+            lines.push_str(&format!("{} 1234\r\n", chunk * 1000 + n + 1));
+        }
+        let (pdus, _) = pop3.feed(S, lines.as_bytes(), frame);
+        out.extend(pdus);
+        frame += 1;
+    }
+    let listing = out
+        .iter()
+        .find(|p| values(std::slice::from_ref(p), Field::PopResponseCommand) == ["LIST"])
+        .expect("the listing is shown before the capture ends");
+    assert!(listing.bytes.len() <= 1 << 20);
+    let entries = listing
+        .flatten()
+        .iter()
+        .filter(|(i, _)| i.field == Field::PopListing)
+        .count();
+    assert_eq!(entries, 1000);
+    let said: Vec<_> = listing
+        .anomalies
+        .iter()
+        .map(|a| a.message.as_str())
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said[0].starts_with("multi-line response over 10485"),
+        "{said:?}"
+    );
+    assert!(
+        said[0].ends_with(" bytes: shown up to here, the rest is skipped"),
+        "{said:?}"
+    );
+    assert!(
+        said[1].starts_with("LIST response of more than 1000 lines: "),
+        "{said:?}"
+    );
+    // The rest of the listing is skipped; the dialogue goes on after its dot.
+    let (pdus, _) = pop3.feed(S, b".\r\n", frame);
+    assert!(pdus.is_empty());
+    let (_, _) = pop3.feed(C, b"STAT\r\n", frame + 1);
+    let (pdus, _) = pop3.feed(S, b"+OK 2 320\r\n", frame + 2);
+    assert_eq!(values(&pdus, Field::PopMessageCount), ["2"]);
 }

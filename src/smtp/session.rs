@@ -46,6 +46,8 @@ pub struct Smtp {
     pub(super) tls: TlsSwitch,
     pub(super) bufs: [StreamBuf; 2],
     pub(super) pending: VecDeque<Answered>,
+    /// More commands than `max_pending` are unanswered (said once per run).
+    pub(super) pending_overflow: bool,
     pub(super) auth: Option<Exchange>,
     pub(super) greeted: bool,
     pub(super) quit: bool,
@@ -71,6 +73,7 @@ impl Smtp {
             tls: TlsSwitch::default(),
             bufs: Default::default(),
             pending: VecDeque::new(),
+            pending_overflow: false,
             auth: None,
             greeted: false,
             quit: false,
@@ -192,19 +195,18 @@ impl Smtp {
     }
 
     pub(super) fn push_pending(&mut self, answered: Answered, pdu: &mut Pdu) {
-        if self.pending.len() >= self.limits.max_pending {
-            self.pending.pop_front();
+        let max = self.limits.max_pending;
+        if crate::text::push_bounded(&mut self.pending, answered, max, &mut self.pending_overflow) {
             pdu.anomaly(
                 Expert::Violation,
                 0,
                 pdu.bytes.len(),
                 format!(
-                    "more than {} commands without a reply; the oldest is forgotten",
-                    self.limits.max_pending
+                    "more than {max} commands without a reply: from here the oldest are forgotten \
+                     (said once until the replies catch up)"
                 ),
             );
         }
-        self.pending.push_back(answered);
     }
 
     pub(super) fn reset_transaction(&mut self) {

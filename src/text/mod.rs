@@ -120,6 +120,27 @@ pub(crate) fn command_during_sasl(raw: &[u8], known_verbs: &[&str]) -> bool {
 }
 
 /// Helpers for the engines' unit tests.
+/// Pushes `item` onto a queue of commands awaiting answers, at most `max`
+/// long: past that the oldest is forgotten. Returns true for the first
+/// command of a run of overflow, the one that should say so: one expert
+/// info per run, not one per forgotten command.
+pub fn push_bounded<T>(
+    queue: &mut std::collections::VecDeque<T>,
+    item: T,
+    max: usize,
+    overflowing: &mut bool,
+) -> bool {
+    let report = if queue.len() >= max {
+        queue.pop_front();
+        !std::mem::replace(overflowing, true)
+    } else {
+        *overflowing = false;
+        false
+    };
+    queue.push_back(item);
+    report
+}
+
 /// Sets the first `field` item of `pdu` (in tree order) to `state`: the
 /// session state is shown as the PDU left it, known only once it is applied.
 pub fn restate(pdu: &mut crate::item::Pdu, field: crate::fields::Field, state: &str) {

@@ -978,3 +978,54 @@ fn pipelined_replies_show_the_state_their_own_command_left() {
          MAIL,RCPT,RCPT,DATA,DATA\tmail,rcpt,rcpt,data,ready\n"
     );
 }
+
+/// Captures mutated as Wireshark's own fuzz-test.sh mutates them (`editcap
+/// -E`: random byte errors) through both tools: the harness must not panic
+/// and tshark with the plugin must not crash, report a dissector bug or
+/// show mailscope's internal-error expert info. Two seeds per fixture here;
+/// `scripts/fuzz-captures.sh` runs many more.
+#[test]
+fn mutated_fixtures_crash_neither_the_harness_nor_tshark() {
+    let dir = tshark()
+        .stage(&fixtures()[0])
+        .parent()
+        .unwrap()
+        .join("mutated");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut runs = 0;
+    for capture in fixtures() {
+        for seed in ["1", "2"] {
+            let name = format!(
+                "{}-{seed}.pcapng",
+                capture
+                    .parent()
+                    .unwrap()
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+            );
+            let mutated = dir.join(&name);
+            let status = std::process::Command::new("editcap")
+                .args(["-E", "0.03", "--seed", seed])
+                .arg(&capture)
+                .arg(&mutated)
+                .status()
+                .unwrap();
+            assert!(status.success(), "editcap on {}", capture.display());
+            let report = analyze_file(&mutated, Options::default(), |_| {});
+            assert!(report.frames_read > 0, "{name}");
+            let out = tshark().on(&mutated, &["-V"]);
+            assert!(
+                out.status == 0 || out.stderr.contains("cut short"),
+                "{name}: exit {} {}",
+                out.status,
+                out.stderr
+            );
+            for bad in ["Dissector bug", "mailscope stopped parsing"] {
+                assert!(!out.stdout.contains(bad), "{name}: {bad}");
+            }
+            runs += 1;
+        }
+    }
+    assert!(runs >= 70, "{runs}");
+}

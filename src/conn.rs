@@ -12,6 +12,7 @@ use crate::mime;
 use crate::pop3::Pop3;
 use crate::reassembly::{Chunk, Reassembler};
 use crate::smtp::Smtp;
+use crate::text::TlsBytes;
 
 /// What one segment produced.
 #[derive(Debug, Default)]
@@ -22,6 +23,10 @@ pub struct SegmentOutput {
     pub stream_offset: Option<u64>,
     /// The segment's bytes belong to a TLS session (after STARTTLS).
     pub encrypted: bool,
+    /// Those TLS bytes, in stream order per direction, when the connection
+    /// was asked to keep them ([`Connection::keep_tls_bytes`]): what a TLS
+    /// decryptor needs.
+    pub tls: Vec<(Direction, Vec<u8>)>,
 }
 
 /// The protocol engine of a connection.
@@ -42,10 +47,10 @@ impl Engine {
         }
     }
 
-    fn feed(&mut self, direction: Direction, data: &[u8], frame: u64) -> (Vec<Pdu>, bool) {
+    fn feed(&mut self, direction: Direction, data: &[u8], frame: u64) -> (Vec<Pdu>, TlsBytes) {
         match self {
-            Engine::Smtp(e) => e.feed(direction, data, frame),
-            Engine::Pop3(e) => e.feed(direction, data, frame),
+            Engine::Smtp(e) => e.feed_tls(direction, data, frame),
+            Engine::Pop3(e) => e.feed_tls(direction, data, frame),
         }
     }
     fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
@@ -82,6 +87,8 @@ pub struct Connection {
     mime: mime::Options,
     /// Whether messages are decoded at all (on unless switched off).
     decode_messages: bool,
+    /// Whether TLS bytes are handed back in [`SegmentOutput::tls`].
+    keep_tls: bool,
 }
 
 impl Connection {
@@ -95,7 +102,20 @@ impl Connection {
             engine: Engine::new(protocol, limits, false),
             mime: mime::Options::default(),
             decode_messages: true,
+            keep_tls: false,
         }
+    }
+
+    /// A connection that is TLS from its first byte (SMTP on 465, POP3 on
+    /// 995): nothing is parsed as text, every byte comes back as TLS (see
+    /// [`Connection::keep_tls_bytes`]).
+    pub fn implicit_tls(protocol: Protocol) -> Self {
+        let mut connection = Connection::new(protocol);
+        match &mut connection.engine {
+            Engine::Smtp(e) => e.start_tls_now(),
+            Engine::Pop3(e) => e.start_tls_now(),
+        }
+        connection
     }
 
     /// The decrypted session that follows an accepted STARTTLS or STLS.
@@ -105,6 +125,7 @@ impl Connection {
             engine: Engine::new(protocol, Limits::default(), true),
             mime: mime::Options::default(),
             decode_messages: true,
+            keep_tls: false,
         }
     }
 
@@ -174,6 +195,11 @@ impl Connection {
         out.pdus
     }
 
+    /// Hand back the bytes that follow STARTTLS/STLS (see [`SegmentOutput::tls`]).
+    pub fn keep_tls_bytes(&mut self, keep: bool) {
+        self.keep_tls = keep;
+    }
+
     /// Whether each message is decoded into its `mail.msg` tree (on by default).
     pub fn set_decode_messages(&mut self, enabled: bool) {
         self.decode_messages = enabled;
@@ -207,10 +233,15 @@ impl Connection {
         for chunk in chunks {
             match chunk {
                 Chunk::Data(data) => {
-                    let (mut pdus, encrypted) = self.engine.feed(direction, &data, frame);
+                    let (mut pdus, tls) = self.engine.feed(direction, &data, frame);
                     self.decode_messages(&mut pdus);
                     out.pdus.extend(pdus);
-                    out.encrypted |= encrypted;
+                    out.encrypted |= tls != TlsBytes::None;
+                    match tls {
+                        TlsBytes::All if self.keep_tls => out.tls.push((direction, data)),
+                        TlsBytes::Rest(bytes) if self.keep_tls => out.tls.push((direction, bytes)),
+                        _ => {}
+                    }
                 }
                 Chunk::Gap(missing) => {
                     let mut pdus = self.engine.gap(direction, missing, frame);

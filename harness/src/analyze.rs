@@ -13,6 +13,7 @@ use mailscope::{Connection, Credential, Direction, Pdu};
 
 use crate::capture::{read_capture, CaptureError, TcpSegment};
 use crate::time::Timestamp;
+use crate::tls::TlsSession;
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -24,6 +25,9 @@ pub struct Options {
     pub default_charset: Option<String>,
     /// Do not decode messages (MIME): faster when only sessions and credentials matter.
     pub skip_mime: bool,
+    /// Secrets to decrypt TLS with (STARTTLS/STLS, and implicit TLS on 465
+    /// and 995, which are only analysed when a key log is given).
+    pub tls_keylog: Option<std::sync::Arc<crate::tls::KeyLog>>,
 }
 
 pub type Endpoint = (IpAddr, u16);
@@ -42,6 +46,10 @@ pub struct ConnectionInfo {
     pub last_ts: Timestamp,
     /// How it was found to be mail: by a port, or by what its bytes said.
     pub detected_by: Detection,
+    /// TLS from the first byte (465, 995).
+    pub implicit_tls: bool,
+    /// Application data was decrypted with the key log.
+    pub tls_decrypted: bool,
 }
 
 /// How a connection was found to be mail.
@@ -102,7 +110,20 @@ enum FlowState {
         id: usize,
         client: Endpoint,
         connection: Box<Connection>,
+        /// The TLS session after STARTTLS/STLS (or from the start), and the
+        /// mail protocol inside it, when a key log is given.
+        tls: Option<Box<TlsBranch>>,
+        implicit_tls: bool,
     },
+}
+
+/// The protocol a port names, and whether it is implicit TLS.
+type PortRule = Option<(Protocol, bool)>;
+
+/// A decrypted TLS session and the connection that parses what it carries.
+struct TlsBranch {
+    session: TlsSession,
+    inner: Connection,
 }
 
 struct Flow {
@@ -139,13 +160,14 @@ impl Flow {
     fn decide(
         &mut self,
         segment: &TcpSegment<'_>,
-        (by_port_dst, by_port_src): (Option<Protocol>, Option<Protocol>),
+        (by_port_dst, by_port_src): (PortRule, PortRule),
         id: usize,
     ) -> Option<ConnectionInfo> {
         let by_port = by_port_dst.is_some() || by_port_src.is_some();
-        let decided = if let Some(protocol) = by_port_dst {
+        let implicit_tls = by_port_dst.or(by_port_src).is_some_and(|(_, tls)| tls);
+        let decided = if let Some((protocol, _)) = by_port_dst {
             Some((protocol, segment.src, segment.dst))
-        } else if let Some(protocol) = by_port_src {
+        } else if let Some((protocol, _)) = by_port_src {
             Some((protocol, segment.dst, segment.src))
         } else {
             detect::by_content(segment.payload).map(|(protocol, direction)| match direction {
@@ -166,7 +188,11 @@ impl Flow {
             }
             return None;
         };
-        let mut connection = Box::new(Connection::new(protocol));
+        let mut connection = Box::new(if implicit_tls {
+            Connection::implicit_tls(protocol)
+        } else {
+            Connection::new(protocol)
+        });
         for (endpoint, direction) in [(client, Direction::ToServer), (server, Direction::ToClient)]
         {
             // Found by content: the mail protocol starts with this segment,
@@ -190,6 +216,8 @@ impl Flow {
             id,
             client,
             connection,
+            tls: None,
+            implicit_tls,
         };
         Some(ConnectionInfo {
             id,
@@ -205,6 +233,8 @@ impl Flow {
             } else {
                 Detection::Content
             },
+            implicit_tls,
+            tls_decrypted: false,
         })
     }
 }
@@ -243,12 +273,22 @@ impl Analyzer {
         detect::by_port(port)
     }
 
+    /// The protocol a port names, and whether it is implicit TLS (465, 995:
+    /// only with a key log, without which nothing in them can be read).
+    fn port_rule(&self, port: u16) -> PortRule {
+        if let Some(protocol) = self.protocol_on_port(port) {
+            return Some((protocol, false));
+        }
+        self.options.tls_keylog.as_ref()?;
+        detect::IMPLICIT_TLS_PORTS
+            .iter()
+            .find(|(p, _)| *p == port)
+            .map(|(_, protocol)| (*protocol, true))
+    }
+
     pub fn segment(&mut self, segment: TcpSegment<'_>) {
         let key = flow_key(segment.src, segment.dst);
-        let by_port = (
-            self.protocol_on_port(segment.dst.1),
-            self.protocol_on_port(segment.src.1),
-        );
+        let by_port = (self.port_rule(segment.dst.1), self.port_rule(segment.src.1));
         let flow = self.flows.entry(key).or_insert_with(|| Flow {
             first_seq: HashMap::new(),
             undecided_end: HashMap::new(),
@@ -271,12 +311,15 @@ impl Analyzer {
             if let FlowState::Mail { connection, .. } = &mut flow.state {
                 connection.set_default_charset(self.options.default_charset.clone());
                 connection.set_decode_messages(!self.options.skip_mime);
+                connection.keep_tls_bytes(self.options.tls_keylog.is_some());
             }
         }
         let FlowState::Mail {
             id,
             client,
             connection,
+            tls,
+            implicit_tls,
         } = &mut flow.state
         else {
             return;
@@ -286,7 +329,7 @@ impl Analyzer {
         } else {
             Direction::ToClient
         };
-        let out = connection.segment(
+        let mut out = connection.segment(
             direction,
             segment.seq,
             segment.ack,
@@ -297,6 +340,32 @@ impl Analyzer {
         let info = &mut self.report.connections[id - 1];
         info.last_frame = segment.frame;
         info.last_ts = segment.ts;
+        if let (Some(log), false) = (&self.options.tls_keylog, out.tls.is_empty()) {
+            let protocol = info.protocol;
+            let branch = tls.get_or_insert_with(|| {
+                let mut inner = if *implicit_tls {
+                    Connection::new(protocol)
+                } else {
+                    Connection::after_starttls(protocol)
+                };
+                inner.set_default_charset(self.options.default_charset.clone());
+                inner.set_decode_messages(!self.options.skip_mime);
+                Box::new(TlsBranch {
+                    session: TlsSession::default(),
+                    inner,
+                })
+            });
+            for (direction, bytes) in std::mem::take(&mut out.tls) {
+                let decrypted = branch.session.feed(log, direction, &bytes);
+                if !decrypted.data.is_empty() {
+                    let inner = branch
+                        .inner
+                        .stream_data(direction, &decrypted.data, segment.frame);
+                    out.pdus.extend(inner.pdus);
+                }
+            }
+            info.tls_decrypted |= branch.session.decrypted;
+        }
         if out.pdus.is_empty() {
             return;
         }
@@ -324,11 +393,17 @@ impl Analyzer {
         });
         for flow in flows {
             if let FlowState::Mail {
-                id, mut connection, ..
+                id,
+                mut connection,
+                tls,
+                ..
             } = flow.state
             {
                 let last = self.report.connections[id - 1].last_frame;
-                let pdus = connection.finish(last);
+                let mut pdus = connection.finish(last);
+                if let Some(mut branch) = tls {
+                    pdus.extend(branch.inner.finish(last));
+                }
                 if !pdus.is_empty() {
                     self.report.at_end.push((id, pdus));
                 }

@@ -10,5 +10,6 @@ pub mod parquet;
 pub mod render;
 pub mod sessions;
 pub mod time;
+pub mod tls;
 
 pub use analyze::{analyze_file, summarize, Options, Report};

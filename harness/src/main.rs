@@ -99,6 +99,10 @@ struct Args {
     /// Captures analysed at once [default: the number of cores].
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
+    /// Decrypt TLS with this key log (the SSLKEYLOGFILE format Wireshark
+    /// reads): STARTTLS/STLS sessions, and SMTP on 465 and POP3 on 995.
+    #[arg(long, value_name = "FILE")]
+    tls_keylog: Option<PathBuf>,
     /// Write the output to FILE instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
@@ -130,6 +134,16 @@ fn main() -> ExitCode {
             inputs.push(capture.clone());
         }
     }
+    let keylog = match &args.tls_keylog {
+        Some(path) => match mailscope_harness::tls::KeyLog::from_file(path) {
+            Ok(log) => Some(std::sync::Arc::new(log)),
+            Err(e) => {
+                eprintln!("mailscope: {}: cannot read key log: {e}", path.display());
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
     let several = inputs.len() > 1;
     let jobs = args
         .jobs
@@ -158,11 +172,11 @@ fn main() -> ExitCode {
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let sender = sender.clone();
-            let (next, inputs, args) = (&next, &inputs, &args);
+            let (next, inputs, args, keylog) = (&next, &inputs, &args, &keylog);
             scope.spawn(move || loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = inputs.get(index) else { break };
-                let outcome = run_one(args, path, several);
+                let outcome = run_one(args, keylog.clone(), path, several);
                 if sender.send((index, outcome)).is_err() {
                     break;
                 }
@@ -226,12 +240,18 @@ fn progress_bar(path: &Path, several: bool) -> Option<ProgressBar> {
 }
 
 /// Analyses one capture and renders it as asked.
-fn run_one(args: &Args, path: &Path, several: bool) -> Outcome {
+fn run_one(
+    args: &Args,
+    tls_keylog: Option<std::sync::Arc<mailscope_harness::tls::KeyLog>>,
+    path: &Path,
+    several: bool,
+) -> Outcome {
     let options = Options {
         smtp_ports: args.smtp_ports.clone(),
         pop3_ports: args.pop3_ports.clone(),
         default_charset: args.default_charset.clone(),
         skip_mime: args.no_mime,
+        tls_keylog,
     };
     let bar = progress_bar(path, several);
     let mut report = analyze_file(path, options, |read| {

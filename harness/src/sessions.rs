@@ -374,7 +374,13 @@ pub fn records(report: &Report, file: &str) -> Vec<Json> {
         .collect()
 }
 
-fn record(c: &ConnectionInfo, r: Record, file: &str) -> Json {
+fn record(c: &ConnectionInfo, mut r: Record, file: &str) -> Json {
+    if c.implicit_tls {
+        r.tls =
+            Some(json!({"kind": "implicit", "frame": c.first_frame, "decrypted": c.tls_decrypted}));
+    } else if let Some(tls) = r.tls.as_mut() {
+        tls["decrypted"] = json!(c.tls_decrypted);
+    }
     let mut out = json!({
         "file": file,
         "connection": c.id,

@@ -474,3 +474,80 @@ fn parquet_holds_the_session_records_of_every_capture() {
     assert_eq!(record["committed"], true);
     let _ = std::fs::remove_file(out);
 }
+
+#[test]
+fn tls_key_log_decrypts_starttls_and_implicit_tls_sessions() {
+    let sessions = |name: &str, keylog: bool| {
+        let dir = common::root().join("fixtures").join(name);
+        let keys = dir.join("keys.log");
+        let capture = dir.join("capture.pcap");
+        let mut args = vec!["--format", "sessions"];
+        if keylog {
+            args.extend(["--tls-keylog", keys.to_str().unwrap()]);
+        }
+        args.push(capture.to_str().unwrap());
+        let (code, out, stderr) = run(&args);
+        assert_eq!(code, 0, "{stderr}");
+        out.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let logins = |records: &[serde_json::Value]| -> Vec<(String, String)> {
+        records
+            .iter()
+            .flat_map(|r| r["auth"].as_array().unwrap().clone())
+            .map(|a| {
+                (
+                    a["username"].as_str().unwrap().to_string(),
+                    a["secret"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    // STARTTLS: without the key log the session stops at the switch.
+    let plain = sessions("starttls-decryptable", false);
+    assert!(logins(&plain).is_empty());
+    assert_eq!(plain[0]["tls"]["decrypted"], false);
+    let decrypted = sessions("starttls-decryptable", true);
+    assert_eq!(
+        logins(&decrypted),
+        [("xavier".to_string(), "inside-tls".to_string())]
+    );
+    assert_eq!(decrypted[0]["tls"]["kind"], "starttls");
+    assert_eq!(decrypted[0]["tls"]["decrypted"], true);
+    assert_eq!(decrypted[0]["messages"][0]["subject"], "Encrypted");
+    // TLS 1.2: AES-256-GCM-SHA384 and ChaCha20-Poly1305.
+    let tls12 = sessions("starttls-tls12-decryptable", true);
+    assert_eq!(
+        logins(&tls12),
+        [
+            ("tls12-gcm".to_string(), "secret-0".to_string()),
+            ("tls12-chacha".to_string(), "secret-1".to_string())
+        ]
+    );
+    // Implicit TLS is analysed only with a key log: nothing can be read without one.
+    assert!(sessions("implicit-tls-465", false).is_empty());
+    let smtps = sessions("implicit-tls-465", true);
+    assert_eq!(smtps[0]["tls"]["kind"], "implicit");
+    assert_eq!(
+        smtps[0]["greeting"],
+        "mail.example.org ESMTP Postfix (Debian/GNU)"
+    );
+    assert_eq!(
+        logins(&smtps),
+        [("yvonne".to_string(), "smtps-secret".to_string())]
+    );
+    let pop3s = sessions("pop3-implicit-tls-995", true);
+    assert_eq!(pop3s[0]["protocol"], "pop3");
+    assert_eq!(
+        logins(&pop3s),
+        [("bessie".to_string(), "coleman-995".to_string())]
+    );
+
+    let (code, _, stderr) = run(&["--tls-keylog", "/nonexistent/keys.log", "x.pcap"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "mailscope: /nonexistent/keys.log: cannot read key log: No such file or directory (os error 2)\n"
+    );
+}

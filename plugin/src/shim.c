@@ -147,6 +147,7 @@ typedef struct {
     mail_stream_t outer;        /* the TCP stream as captured */
     mail_stream_t inner;        /* decrypted TLS after STARTTLS/STLS, or on 465/995 */
     gboolean tls_started;
+    gboolean implicit_tls;      /* TLS from the first byte (465, 995): no clear text to parse */
 } mail_conv_t;
 
 static dissector_handle_t builtin_for(guint32 port, gboolean tls);
@@ -484,6 +485,7 @@ static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         MsProtocol protocol = mailscope_protocol_for_port((guint16)pinfo->match_uint, TRUE);
         mail_endpoints_t ep = pinfo_endpoints(pinfo);
         decide_as(conv, &ep, protocol == MS_PROTOCOL_NONE ? MS_PROTOCOL_SMTP : protocol, src_is_server);
+        conv->implicit_tls = !conv->tls_started;
     }
     dissector_handle_t builtin = builtin_for(conv->server_port, !conv->tls_started);
     if (builtin)
@@ -620,6 +622,9 @@ static mail_frame_t *post_first_pass(tvbuff_t *frame_tvb, packet_info *pinfo, pr
     if (!conversation)
         return NULL;
     mail_conv_t *conv = conv_of(conversation);
+    /* Implicit TLS: every byte on the wire is TLS; the decrypted data comes through mail.tls. */
+    if (conv->implicit_tls)
+        return NULL;
     tvbuff_t *payload_tvb = tvb_new_subset_length(payload->ds_tvb, payload->start, payload->length);
     if (!decide(conv, &ep, tvb_get_ptr(payload_tvb, 0, payload->length), (guint)payload->length))
         return NULL;

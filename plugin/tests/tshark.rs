@@ -32,7 +32,11 @@ fn pdu_fields(pdu: &mailscope::Pdu, fields: &mut Vec<(String, String)>) {
 /// With `at_end`, what only the end of the capture completed is added to each
 /// connection's last frame, as tshark shows it on a second pass.
 fn harness_fields(capture: &Path, at_end: bool) -> Vec<FrameFields> {
-    let report = analyze_file(capture, Options::default(), |_| {});
+    harness_fields_with(capture, at_end, Options::default())
+}
+
+fn harness_fields_with(capture: &Path, at_end: bool, options: Options) -> Vec<FrameFields> {
+    let report = analyze_file(capture, options, |_| {});
     let mut frames: Vec<FrameFields> = report
         .frames
         .iter()
@@ -1028,4 +1032,36 @@ fn mutated_fixtures_crash_neither_the_harness_nor_tshark() {
         }
     }
     assert!(runs >= 70, "{runs}");
+}
+
+/// The harness decrypting with a key log shows, frame by frame, what tshark
+/// shows with the same key log through Wireshark's TLS dissector: TLS 1.3
+/// after STARTTLS and STLS and on 465 and 995, and TLS 1.2 with AES-GCM and
+/// ChaCha20-Poly1305.
+#[test]
+fn tls_key_log_decryption_in_the_harness_matches_tshark() {
+    for fixture in [
+        "starttls-decryptable",
+        "starttls-tls12-decryptable",
+        "implicit-tls-465",
+        "pop3-stls-decryptable",
+        "pop3-implicit-tls-995",
+    ] {
+        let dir = common::root().join("fixtures").join(fixture);
+        let capture = dir.join("capture.pcap");
+        let log = mailscope_harness::tls::KeyLog::from_file(&dir.join("keys.log")).unwrap();
+        let options = Options {
+            tls_keylog: Some(std::sync::Arc::new(log)),
+            ..Options::default()
+        };
+        let ours = harness_fields_with(&capture, false, options);
+        assert!(
+            ours.iter()
+                .flat_map(|(_, f)| f)
+                .any(|(name, _)| name == "mail.auth.password"),
+            "{fixture}: the password inside TLS"
+        );
+        let keylog = keylog_option(fixture);
+        assert_same(&capture, ours, pdml(&capture, &["-o", &keylog]));
+    }
 }

@@ -109,8 +109,24 @@ impl Pop3 {
         }
     }
 
+    /// The connection is TLS from its first byte (implicit TLS).
+    pub(crate) fn start_tls_now(&mut self) {
+        self.tls.start_now();
+    }
+
     /// Appends bytes in stream order; returns the PDUs they complete and whether they were TLS.
     pub fn feed(&mut self, direction: Direction, data: &[u8], frame: u64) -> (Vec<Pdu>, bool) {
+        let (pdus, tls) = crate::text::feed(self, direction, data, frame);
+        (pdus, tls != crate::text::TlsBytes::None)
+    }
+
+    /// As [`Self::feed`], saying which bytes were TLS.
+    pub(crate) fn feed_tls(
+        &mut self,
+        direction: Direction,
+        data: &[u8],
+        frame: u64,
+    ) -> (Vec<Pdu>, crate::text::TlsBytes) {
         crate::text::feed(self, direction, data, frame)
     }
 

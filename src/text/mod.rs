@@ -28,19 +28,30 @@ pub(crate) trait TextEngine {
 
 /// Appends bytes in stream order and frames the PDUs they complete; the flag
 /// says the bytes were TLS (after STARTTLS or STLS).
+/// Where the TLS bytes of one call to [`feed`] are.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TlsBytes {
+    /// None: all of it was text.
+    None,
+    /// All of the bytes given.
+    All,
+    /// These bytes, which followed the text that switched to TLS.
+    Rest(Vec<u8>),
+}
+
 pub(crate) fn feed(
     engine: &mut impl TextEngine,
     direction: Direction,
     data: &[u8],
     frame: u64,
-) -> (Vec<Pdu>, bool) {
+) -> (Vec<Pdu>, TlsBytes) {
     let mut pdus = Vec::new();
     if data.is_empty() {
-        return (pdus, false);
+        return (pdus, TlsBytes::None);
     }
     if engine.tls().classify(direction, data) {
         engine.buf(direction).start += data.len() as u64;
-        return (pdus, true);
+        return (pdus, TlsBytes::All);
     }
     engine.buf(direction).data.extend_from_slice(data);
     while let Some(pdu) = engine.next_pdu(direction, frame) {
@@ -49,14 +60,13 @@ pub(crate) fn feed(
             // Bytes after the switch that arrived with the handshake's first segment.
             let buf = engine.buf(direction);
             let rest = buf.data.len();
-            buf.take(rest);
-            return (pdus, true);
+            let (_, bytes) = buf.take(rest);
+            return (pdus, TlsBytes::Rest(bytes));
         }
     }
-    (pdus, false)
+    (pdus, TlsBytes::None)
 }
 
-/// The next client line as a PDU, flagged when it was cut at `max_line`.
 pub(crate) fn next_client_line(buf: &mut StreamBuf, max_line: usize, frame: u64) -> Option<Pdu> {
     let (offset, raw, too_long) = buf.next_line(max_line)?;
     let mut pdu = Pdu::new(Direction::ToServer, frame, offset, raw);

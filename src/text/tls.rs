@@ -30,6 +30,12 @@ pub(crate) struct TlsSwitch {
 }
 
 impl TlsSwitch {
+    /// The connection is TLS from its first byte (ports 465, 995).
+    pub(crate) fn start_now(&mut self) {
+        self.client = TlsStage::Tls;
+        self.server = TlsStage::Tls;
+    }
+
     /// The server accepted STARTTLS or STLS.
     pub(crate) fn accept(&mut self) {
         self.client = TlsStage::Pending;

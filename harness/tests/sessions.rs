@@ -248,3 +248,112 @@ fn ndpi_pop3_credentials() {
     }
     assert!(checked >= 1);
 }
+
+/// Suricata's smtp event for `smtp-eve` (its pcap is `bug-3616-smtp`):
+/// endpoints, HELO, MAIL FROM, RCPT TO, the attachment's name, and the file's size.
+#[test]
+fn suricata_smtp_event_facts() {
+    let Some(dir) = shared() else { return };
+    let test =
+        std::fs::read_to_string(dir.join("suricata-verify/tests/smtp-eve/test.yaml")).unwrap();
+    // The first filter block is the smtp event; values as `key: value` lines.
+    let value = |key: &str| -> String {
+        test.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{key}: ")))
+            .unwrap_or_else(|| panic!("{key} not in test.yaml"))
+            .trim_matches('\'')
+            .to_string()
+    };
+    let [record] = &records(&dir.join("suricata-verify/tests/bug-3616-smtp/input.pcap"))[..] else {
+        panic!()
+    };
+    assert_eq!(record["client"]["ip"], value("src_ip"));
+    assert_eq!(record["client"]["port"].to_string(), value("src_port"));
+    assert_eq!(record["server"]["ip"], value("dest_ip"));
+    assert_eq!(record["server"]["port"].to_string(), value("dest_port"));
+    assert_eq!(record["helo"], value("smtp.helo"));
+    let transaction = &record["transactions"][0];
+    assert_eq!(
+        format!("<{}>", transaction["mail_from"].as_str().unwrap()),
+        value("smtp.mail_from")
+    );
+    assert_eq!(
+        format!(
+            "<{}>",
+            transaction["rcpt_to"][0]["address"].as_str().unwrap()
+        ),
+        value("smtp.rcpt_to[0]")
+    );
+    let attachment = &transaction["message"]["attachments"][0];
+    assert_eq!(attachment["filename"], value("email.attachment[0]"));
+    assert_eq!(attachment["size"].to_string(), value("fileinfo.size"));
+    assert_eq!(
+        transaction["message"]["from"],
+        value("email.from").replace('"', "")
+    );
+}
+
+/// Zeek's pop3 event trace for `Traces/pop3/pop3.pcap`: per session (known
+/// by its greeting), every request and whether its reply was OK or ERR.
+#[test]
+fn zeek_pop3_requests_and_replies_per_session() {
+    let Some(dir) = shared() else { return };
+    let trace = std::fs::read_to_string(
+        dir.join("zeek/Traces/pop3/pop3.pcap.expected/scripts.base.protocols.pop3.basic/out"),
+    )
+    .unwrap();
+    // uid -> (greeting, [(command, status)])
+    let mut sessions: Vec<(String, String, Vec<(String, String)>)> = Vec::new();
+    let mut pending: Option<String> = None;
+    for line in trace.lines().filter(|l| !l.starts_with('#')) {
+        let parts: Vec<&str> = line.splitn(5, ", ").collect();
+        let [uid, event, _, what, text] = parts[..] else {
+            continue;
+        };
+        let at = match sessions.iter().position(|(u, _, _)| u == uid) {
+            Some(at) => at,
+            None => {
+                sessions.push((uid.to_string(), text.to_string(), Vec::new()));
+                pending = None;
+                continue; // the greeting
+            }
+        };
+        match event {
+            "pop3_request" => pending = Some(what.to_string()),
+            "pop3_reply" => {
+                if let Some(command) = pending.take() {
+                    sessions[at].2.push((command, what.to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let ours = records(&dir.join("zeek/Traces/pop3/pop3.pcap"));
+    assert!(sessions.len() >= 5);
+    for (_, greeting, exchanges) in &sessions {
+        let record = ours
+            .iter()
+            .find(|r| {
+                r["greeting"]
+                    .as_str()
+                    .is_some_and(|g| greeting.starts_with(g) || g.starts_with(greeting.as_str()))
+            })
+            .unwrap_or_else(|| panic!("no session greeted {greeting:?}"));
+        let got: Vec<(String, String)> = record["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["command"].as_str().unwrap().to_string(),
+                    c["response"]
+                        .as_str()
+                        .unwrap_or("")
+                        .trim_start_matches(['+', '-'])
+                        .to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(&got, exchanges, "session {greeting:?}");
+    }
+}

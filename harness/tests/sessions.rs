@@ -302,8 +302,9 @@ fn zeek_pop3_requests_and_replies_per_session() {
         dir.join("zeek/Traces/pop3/pop3.pcap.expected/scripts.base.protocols.pop3.basic/out"),
     )
     .unwrap();
-    // uid -> (greeting, [(command, status)])
-    let mut sessions: Vec<(String, String, Vec<(String, String)>)> = Vec::new();
+    // uid, greeting, [(command, status)]
+    type Session = (String, String, Vec<(String, String)>);
+    let mut sessions: Vec<Session> = Vec::new();
     let mut pending: Option<String> = None;
     for line in trace.lines().filter(|l| !l.starts_with('#')) {
         let parts: Vec<&str> = line.splitn(5, ", ").collect();

@@ -32,20 +32,44 @@ pub fn decode(content: &[u8], options: &Options, cut: bool) -> MimeMessage {
         return out;
     }
     let parser = MessageParser::default();
+    // mail-parser is a parser of hostile input too: a panic inside it (a
+    // debug assertion fires on some malformed trees) is caught here and
+    // reported, never let through to the host.
+    let parse = |bytes| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)))
+            .map_err(|_| ())
+    };
+    let failed = |out: &mut MimeMessage, why: &str| {
+        out.anomalies.push(MimeAnomaly {
+            expert: Expert::MimeMalformed,
+            message: why.to_string(),
+        });
+    };
     // mail-parser needs a header block; a message that starts with its body
     // is read as one with an empty header block (and its spans are not shown).
     let prefixed: Vec<u8>;
-    let (message, raw, spans) = match parser.parse(content) {
-        Some(message) => (message, content, true),
-        None => {
+    let (message, raw, spans) = match parse(content) {
+        Err(()) => {
+            failed(
+                &mut out,
+                "the MIME parser failed on this message; its parts are not described",
+            );
+            return out;
+        }
+        Ok(Some(message)) => (message, content, true),
+        Ok(None) => {
             prefixed = [&b"\r\n"[..], content].concat();
-            match parser.parse(&prefixed[..]) {
-                Some(message) => (message, &prefixed[..], false),
-                None => {
-                    out.anomalies.push(MimeAnomaly {
-                        expert: Expert::MimeMalformed,
-                        message: "the message could not be read as RFC 5322".to_string(),
-                    });
+            match parse(&prefixed[..]) {
+                Ok(Some(message)) => (message, &prefixed[..], false),
+                Ok(None) => {
+                    failed(&mut out, "the message could not be read as RFC 5322");
+                    return out;
+                }
+                Err(()) => {
+                    failed(
+                        &mut out,
+                        "the MIME parser failed on this message; its parts are not described",
+                    );
                     return out;
                 }
             }

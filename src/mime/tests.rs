@@ -282,3 +282,23 @@ Content-Transfer-Encoding: base64\r\n\r\n"
     assert_eq!(m.parts[0].filename.as_deref(), Some("x.bin"));
     assert!(m.parts[0].size.unwrap() > 60 << 20, "kept as sent");
 }
+
+#[test]
+fn a_message_that_trips_the_mime_parser_is_reported_not_fatal() {
+    // Found by the mime fuzz target: it trips a debug assertion inside
+    // mail-parser (builds with debug assertions, such as the tests, panic
+    // there). Either way the message is reported and nothing unwinds further.
+    let raw = include_bytes!("testdata/fuzz-mail-parser-part-id.eml");
+    let m = decode(raw);
+    assert_eq!(m.size, raw.len() as u64);
+    assert_eq!(m.sha256, body::sha256_hex(raw));
+    if cfg!(debug_assertions) {
+        assert!(
+            m.anomalies
+                .iter()
+                .any(|a| a.expert == Expert::MimeMalformed),
+            "{:?}",
+            m.anomalies
+        );
+    }
+}

@@ -99,6 +99,19 @@ impl Report {
             .iter()
             .filter(|c| !self.hidden.contains(&c.id))
     }
+
+    /// Every PDU with its connection id: frame by frame, then what only the
+    /// end of the capture completed.
+    pub fn pdus(&self) -> impl Iterator<Item = (usize, &Pdu)> {
+        let at_end = self
+            .at_end
+            .iter()
+            .flat_map(|(id, pdus)| pdus.iter().map(move |p| (*id, p)));
+        self.frames
+            .iter()
+            .flat_map(|f| f.pdus.iter().map(move |p| (f.connection, p)))
+            .chain(at_end)
+    }
 }
 
 enum FlowState {
@@ -459,16 +472,7 @@ pub fn summarize(report: &Report) -> Vec<ConnectionSummary> {
     let mut out = vec![ConnectionSummary::default(); report.connections.len()];
     let mut envelopes: Vec<(Option<String>, Vec<String>)> =
         vec![(None, Vec::new()); report.connections.len()];
-    let end = report
-        .at_end
-        .iter()
-        .flat_map(|(id, pdus)| pdus.iter().map(move |p| (*id, p)));
-    let all = report
-        .frames
-        .iter()
-        .flat_map(|f| f.pdus.iter().map(move |p| (f.connection, p)))
-        .chain(end);
-    for (id, pdu) in all {
+    for (id, pdu) in report.pdus() {
         let summary = &mut out[id - 1];
         let envelope = &mut envelopes[id - 1];
         let items = pdu.flatten();

@@ -46,16 +46,7 @@ pub fn extract(
     names.take("manifest.json");
     let mut written = Vec::new();
     let mut entries = Vec::new();
-    let at_end = report
-        .at_end
-        .iter()
-        .flat_map(|(id, pdus)| pdus.iter().map(move |p| (*id, p)));
-    let pdus = report
-        .frames
-        .iter()
-        .flat_map(|f| f.pdus.iter().map(move |p| (f.connection, p)))
-        .chain(at_end);
-    for (connection, pdu) in pdus {
+    for (connection, pdu) in report.pdus() {
         let Some(message) = &pdu.message else {
             continue;
         };

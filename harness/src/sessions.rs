@@ -352,16 +352,7 @@ pub fn records(report: &Report, file: &str) -> Vec<Json> {
         .iter()
         .map(|_| Record::default())
         .collect();
-    let at_end = report
-        .at_end
-        .iter()
-        .flat_map(|(id, pdus)| pdus.iter().map(move |p| (*id, p)));
-    let pdus = report
-        .frames
-        .iter()
-        .flat_map(|f| f.pdus.iter().map(move |p| (f.connection, p)))
-        .chain(at_end);
-    for (id, pdu) in pdus {
+    for (id, pdu) in report.pdus() {
         let protocol = report.connections[id - 1].protocol;
         built[id - 1].pdu(protocol, pdu);
     }

@@ -28,7 +28,23 @@ pub struct Options {
     /// Secrets to decrypt TLS with (STARTTLS/STLS, and implicit TLS on 465
     /// and 995, which are only analysed when a key log is given).
     pub tls_keylog: Option<std::sync::Arc<crate::tls::KeyLog>>,
+    /// A connection with no packet for this long (capture time) is ended
+    /// and its state released [default: `DEFAULT_IDLE_TIMEOUT` seconds].
+    pub idle_timeout: Option<std::time::Duration>,
 }
+
+/// Seconds of capture time without a packet after which a connection is
+/// ended: RFC 1939's shortest POP3 autologout timer, twice RFC 5321's
+/// server timeout for a command.
+pub const DEFAULT_IDLE_TIMEOUT: i64 = 600;
+
+/// Seconds of capture time a flow is kept after both FINs or a RST, for
+/// segments captured out of order (Zeek's `tcp_close_delay`).
+pub const CLOSE_DELAY: i64 = 5;
+
+/// Flows are checked for their end at most once every this many segments
+/// (or once per segment per flow, when there are more flows).
+const SWEEP_EVERY: usize = 4096;
 
 pub type Endpoint = (IpAddr, u16);
 
@@ -50,6 +66,45 @@ pub struct ConnectionInfo {
     pub implicit_tls: bool,
     /// Application data was decrypted with the key log.
     pub tls_decrypted: bool,
+    /// How the connection's analysis ended; `None` while it is open.
+    pub end: Option<End>,
+}
+
+/// How a connection's analysis ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Both sides sent a FIN.
+    Closed,
+    /// A side sent a RST.
+    Reset,
+    /// No packet for the idle timeout.
+    Idle,
+    /// The capture ended with the connection open.
+    Capture,
+}
+
+impl End {
+    pub fn name(self) -> &'static str {
+        match self {
+            End::Closed => "closed",
+            End::Reset => "reset",
+            End::Idle => "idle",
+            End::Capture => "end of capture",
+        }
+    }
+}
+
+/// Where an [`Analyzer`] hands what it finds, as it finds it.
+pub trait Sink {
+    /// A connection was found to carry mail (ids count up from 1).
+    fn opened(&mut self, info: &ConnectionInfo);
+    /// The PDUs one frame completed, with the connection as it stands.
+    fn frame(&mut self, info: &ConnectionInfo, record: FrameRecord);
+    /// A connection ended (`info.end` says how) and its state was
+    /// released; `pdus` are what only its end completed.
+    fn closed(&mut self, info: &ConnectionInfo, pdus: Vec<Pdu>);
+    /// The capture was read: `frames_read` frames, and why it stopped early.
+    fn finished(&mut self, frames_read: u64, error: Option<CaptureError>);
 }
 
 /// How a connection was found to be mail.
@@ -80,26 +135,22 @@ pub struct FrameRecord {
     pub pdus: Vec<Pdu>,
 }
 
+/// Everything an analysis found, held whole: for tests and for callers that
+/// look at a capture as a whole. The command line streams instead.
 #[derive(Debug, Default)]
 pub struct Report {
     pub frames: Vec<FrameRecord>,
     pub connections: Vec<ConnectionInfo>,
-    /// PDUs only the end of the capture completed (an open message, bytes after a hole), per connection.
+    /// PDUs only the end of a connection completed (an open message, bytes
+    /// after a hole), per connection, in the order the connections ended.
     pub at_end: Vec<(usize, Vec<Pdu>)>,
+    /// Connection ids in the order the connections ended.
+    pub ended: Vec<usize>,
     pub frames_read: u64,
     pub error: Option<CaptureError>,
-    /// Connections a filter left out (ids keep their numbers).
-    pub hidden: std::collections::HashSet<usize>,
 }
 
 impl Report {
-    /// The connections shown: all but those a filter hid.
-    pub fn shown(&self) -> impl Iterator<Item = &ConnectionInfo> {
-        self.connections
-            .iter()
-            .filter(|c| !self.hidden.contains(&c.id))
-    }
-
     /// Every PDU with its connection id: frame by frame, then what only the
     /// end of the capture completed.
     pub fn pdus(&self) -> impl Iterator<Item = (usize, &Pdu)> {
@@ -114,20 +165,44 @@ impl Report {
     }
 }
 
+impl Sink for Report {
+    fn opened(&mut self, info: &ConnectionInfo) {
+        debug_assert_eq!(info.id, self.connections.len() + 1);
+        self.connections.push(info.clone());
+    }
+
+    fn frame(&mut self, info: &ConnectionInfo, record: FrameRecord) {
+        self.connections[info.id - 1] = info.clone();
+        self.frames.push(record);
+    }
+
+    fn closed(&mut self, info: &ConnectionInfo, pdus: Vec<Pdu>) {
+        self.connections[info.id - 1] = info.clone();
+        self.ended.push(info.id);
+        if !pdus.is_empty() {
+            self.at_end.push((info.id, pdus));
+        }
+    }
+
+    fn finished(&mut self, frames_read: u64, error: Option<CaptureError>) {
+        self.frames_read = frames_read;
+        self.error = error;
+    }
+}
+
 enum FlowState {
-    Undecided {
-        payloads: u32,
-    },
+    Undecided { payloads: u32 },
     NotMail,
-    Mail {
-        id: usize,
-        client: Endpoint,
-        connection: Box<Connection>,
-        /// The TLS session after STARTTLS/STLS (or from the start), and the
-        /// mail protocol inside it, when a key log is given.
-        tls: Option<Box<TlsBranch>>,
-        implicit_tls: bool,
-    },
+    Mail(Box<MailFlow>),
+}
+
+/// A connection found to carry mail, and what analyses it.
+struct MailFlow {
+    info: ConnectionInfo,
+    connection: Connection,
+    /// The TLS session after STARTTLS/STLS (or from the start), and the
+    /// mail protocol inside it, when a key log is given.
+    tls: Option<Box<TlsBranch>>,
 }
 
 /// The protocol a port names, and whether it is implicit TLS.
@@ -139,31 +214,84 @@ struct TlsBranch {
     inner: Connection,
 }
 
+/// A value per side of a flow: index 0 for the lower endpoint of its key,
+/// 1 for the other (see [`flow_key`]).
+type PerSide<T> = [Option<T>; 2];
+
 struct Flow {
-    /// First payload byte's sequence number per endpoint, from SYN and SYN-ACK.
-    first_seq: HashMap<Endpoint, u32>,
+    /// The flow's lower endpoint (its key's first): side 0.
+    low: Endpoint,
+    /// First payload byte's sequence number per side, from SYN and SYN-ACK.
+    first_seq: PerSide<u32>,
     /// While undecided: the sequence number after the last payload each
     /// endpoint sent. A tunnel's set-up (HTTP CONNECT, SOCKS5) comes before
     /// the mail protocol; found by content, the mail streams start after it.
-    undecided_end: HashMap<Endpoint, u32>,
+    undecided_end: PerSide<u32>,
     /// Capture time of the flow's first packet (its SYN, when captured).
     first_ts: Timestamp,
+    /// Capture time of its latest packet, for the idle timeout.
+    last_ts: Timestamp,
+    /// Sides that sent a FIN.
+    fin_from: PerSide<()>,
+    /// When both sides had sent a FIN, or one a RST: the flow is released
+    /// `CLOSE_DELAY` later (segments captured out of order still count).
+    ended: Option<(Timestamp, End)>,
     state: FlowState,
 }
 
 impl Flow {
-    fn syn(&mut self, segment: &TcpSegment<'_>) {
-        if segment.rst {
-            return;
+    /// The side `endpoint` is on.
+    fn side(&self, endpoint: &Endpoint) -> usize {
+        usize::from(*endpoint != self.low)
+    }
+
+    fn new(low: Endpoint, ts: Timestamp) -> Self {
+        Flow {
+            low,
+            first_seq: [None; 2],
+            undecided_end: [None; 2],
+            first_ts: ts,
+            last_ts: ts,
+            fin_from: [None; 2],
+            ended: None,
+            state: FlowState::Undecided { payloads: 0 },
         }
-        self.first_seq
-            .insert(segment.src, segment.seq.wrapping_add(1));
-        // A new SYN on a finished 4-tuple starts a new connection.
-        if matches!(self.state, FlowState::Mail { .. }) && segment.ack.is_none() {
-            self.state = FlowState::Undecided { payloads: 0 };
-            self.first_ts = segment.ts;
-            self.first_seq
-                .retain(|endpoint, _| *endpoint == segment.src);
+    }
+
+    /// A SYN. On a 4-tuple whose connection was mail, a new SYN (not a
+    /// SYN-ACK) starts a new connection: the old one is handed back to be
+    /// ended.
+    fn syn(&mut self, segment: &TcpSegment<'_>) -> Option<Box<MailFlow>> {
+        if segment.rst {
+            return None;
+        }
+        self.first_seq[self.side(&segment.src)] = Some(segment.seq.wrapping_add(1));
+        if !matches!(self.state, FlowState::Mail(_)) || segment.ack.is_some() {
+            return None;
+        }
+        let FlowState::Mail(old) =
+            std::mem::replace(&mut self.state, FlowState::Undecided { payloads: 0 })
+        else {
+            return None;
+        };
+        self.first_ts = segment.ts;
+        self.first_seq[1 - self.side(&segment.src)] = None;
+        self.fin_from = [None; 2];
+        self.ended = None;
+        Some(old)
+    }
+
+    /// Notes FIN and RST: when the flow as a whole has ended.
+    fn flags(&mut self, segment: &TcpSegment<'_>) {
+        if segment.fin {
+            self.fin_from[self.side(&segment.src)] = Some(());
+        }
+        if self.ended.is_none() {
+            if segment.rst {
+                self.ended = Some((segment.ts, End::Reset));
+            } else if self.fin_from.iter().all(Option::is_some) {
+                self.ended = Some((segment.ts, End::Closed));
+            }
         }
     }
 
@@ -175,7 +303,7 @@ impl Flow {
         segment: &TcpSegment<'_>,
         (by_port_dst, by_port_src): (PortRule, PortRule),
         id: usize,
-    ) -> Option<ConnectionInfo> {
+    ) -> Option<(ConnectionInfo, Connection)> {
         let by_port = by_port_dst.is_some() || by_port_src.is_some();
         let implicit_tls = by_port_dst.or(by_port_src).is_some_and(|(_, tls)| tls);
         let decided = if let Some((protocol, _)) = by_port_dst {
@@ -189,10 +317,8 @@ impl Flow {
             })
         };
         let Some((protocol, client, server)) = decided else {
-            self.undecided_end.insert(
-                segment.src,
-                segment.seq.wrapping_add(segment.payload.len() as u32),
-            );
+            self.undecided_end[self.side(&segment.src)] =
+                Some(segment.seq.wrapping_add(segment.payload.len() as u32));
             if let FlowState::Undecided { payloads } = &mut self.state {
                 *payloads += 1;
                 if *payloads >= DETECTION_PACKETS {
@@ -201,38 +327,29 @@ impl Flow {
             }
             return None;
         };
-        let mut connection = Box::new(if implicit_tls {
+        let mut connection = if implicit_tls {
             Connection::implicit_tls(protocol)
         } else {
             Connection::new(protocol)
-        });
+        };
         for (endpoint, direction) in [(client, Direction::ToServer), (server, Direction::ToClient)]
         {
             // Found by content: the mail protocol starts with this segment,
             // after whatever each side sent before it (a tunnel's set-up).
+            let side = self.side(&endpoint);
             let start = if by_port {
-                self.first_seq.get(&endpoint).copied()
+                self.first_seq[side]
             } else if endpoint == segment.src {
                 Some(segment.seq)
             } else {
-                self.undecided_end
-                    .get(&endpoint)
-                    .or(self.first_seq.get(&endpoint))
-                    .copied()
+                self.undecided_end[side].or(self.first_seq[side])
             };
             if let Some(seq) = start {
                 connection.start_at(direction, seq);
             }
         }
-        self.undecided_end.clear();
-        self.state = FlowState::Mail {
-            id,
-            client,
-            connection,
-            tls: None,
-            implicit_tls,
-        };
-        Some(ConnectionInfo {
+        self.undecided_end = [None; 2];
+        let info = ConnectionInfo {
             id,
             protocol,
             client,
@@ -248,7 +365,9 @@ impl Flow {
             },
             implicit_tls,
             tls_decrypted: false,
-        })
+            end: None,
+        };
+        Some((info, connection))
     }
 }
 
@@ -261,18 +380,41 @@ fn flow_key(a: Endpoint, b: Endpoint) -> (Endpoint, Endpoint) {
 }
 
 /// Incremental analysis: feed segments in capture order, then `finish`.
-pub struct Analyzer {
+/// What it finds goes to a [`Sink`] as it is found; a connection's state is
+/// released when it ends (FIN both ways or RST, `CLOSE_DELAY` later, or
+/// idle for the idle timeout, in capture time).
+pub struct Analyzer<S: Sink = Report> {
     options: Options,
     flows: HashMap<(Endpoint, Endpoint), Flow>,
-    report: Report,
+    sink: S,
+    /// Connections found so far (the next id is one more).
+    found: usize,
+    /// The latest frame's PDUs, until a segment of another frame or
+    /// connection (a frame may take several calls).
+    pending: Option<(ConnectionInfo, FrameRecord)>,
+    /// The latest capture time seen.
+    now: Timestamp,
+    /// Segments since flows were last checked for their end.
+    since_sweep: usize,
 }
 
-impl Analyzer {
+impl Analyzer<Report> {
+    /// An analyzer that collects everything into a [`Report`].
     pub fn new(options: Options) -> Self {
+        Analyzer::with_sink(options, Report::default())
+    }
+}
+
+impl<S: Sink> Analyzer<S> {
+    pub fn with_sink(options: Options, sink: S) -> Self {
         Analyzer {
             options,
             flows: HashMap::new(),
-            report: Report::default(),
+            sink,
+            found: 0,
+            pending: None,
+            now: Timestamp::default(),
+            since_sweep: 0,
         }
     }
 
@@ -299,70 +441,179 @@ impl Analyzer {
             .map(|(_, protocol)| (*protocol, true))
     }
 
+    fn idle_timeout(&self) -> i64 {
+        self.options
+            .idle_timeout
+            .map_or(DEFAULT_IDLE_TIMEOUT, |d| d.as_secs() as i64)
+    }
+
     pub fn segment(&mut self, segment: TcpSegment<'_>) {
+        self.now = self.now.max(segment.ts);
+        self.since_sweep += 1;
+        if self.since_sweep >= SWEEP_EVERY.max(self.flows.len()) {
+            self.sweep();
+        }
         let key = flow_key(segment.src, segment.dst);
         let by_port = (self.port_rule(segment.dst.1), self.port_rule(segment.src.1));
-        let flow = self.flows.entry(key).or_insert_with(|| Flow {
-            first_seq: HashMap::new(),
-            undecided_end: HashMap::new(),
-            first_ts: segment.ts,
-            state: FlowState::Undecided { payloads: 0 },
-        });
+        let flow = self
+            .flows
+            .entry(key)
+            .or_insert_with(|| Flow::new(key.0, segment.ts));
+        flow.last_ts = flow.last_ts.max(segment.ts);
         if segment.syn {
-            flow.syn(&segment);
+            if let Some(old) = flow.syn(&segment) {
+                self.end(old, End::Closed);
+            }
             return;
         }
+        flow.flags(&segment);
         if segment.payload.is_empty() {
             return;
         }
         if matches!(flow.state, FlowState::Undecided { .. }) {
-            let id = self.report.connections.len() + 1;
-            let Some(info) = flow.decide(&segment, by_port, id) else {
+            let Some((info, mut connection)) = flow.decide(&segment, by_port, self.found + 1)
+            else {
                 return;
             };
-            self.report.connections.push(info);
-            if let FlowState::Mail { connection, .. } = &mut flow.state {
-                connection.set_default_charset(self.options.default_charset.clone());
-                connection.set_decode_messages(!self.options.skip_mime);
-                connection.keep_tls_bytes(self.options.tls_keylog.is_some());
-            }
+            self.found += 1;
+            connection.set_default_charset(self.options.default_charset.clone());
+            connection.set_decode_messages(!self.options.skip_mime);
+            connection.keep_tls_bytes(self.options.tls_keylog.is_some());
+            self.sink.opened(&info);
+            flow.state = FlowState::Mail(Box::new(MailFlow {
+                info,
+                connection,
+                tls: None,
+            }));
         }
-        let FlowState::Mail {
-            id,
-            client,
-            connection,
-            tls,
-            implicit_tls,
-        } = &mut flow.state
-        else {
+        let FlowState::Mail(mail) = &mut flow.state else {
             return;
         };
-        let direction = if segment.src == *client {
+        let pdus = mail.segment(&segment, &self.options);
+        if pdus.is_empty() {
+            return;
+        }
+        let info = mail.info.clone();
+        match &mut self.pending {
+            // One record per frame, whatever number of calls its bytes took.
+            Some((pending_info, last))
+                if last.frame == segment.frame && last.connection == info.id =>
+            {
+                *pending_info = info;
+                last.pdus.extend(pdus);
+            }
+            _ => {
+                self.flush();
+                self.pending = Some((
+                    info.clone(),
+                    FrameRecord {
+                        frame: segment.frame,
+                        ts: segment.ts,
+                        src: segment.src,
+                        dst: segment.dst,
+                        connection: info.id,
+                        pdus,
+                    },
+                ));
+            }
+        }
+    }
+
+    /// Hands the pending frame's PDUs to the sink.
+    fn flush(&mut self) {
+        if let Some((info, record)) = self.pending.take() {
+            self.sink.frame(&info, record);
+        }
+    }
+
+    /// Ends the flows whose connection closed `CLOSE_DELAY` ago, or that
+    /// have been idle for the idle timeout; mail connections in the order
+    /// they were found.
+    fn sweep(&mut self) {
+        self.since_sweep = 0;
+        let now = self.now;
+        let idle = self.idle_timeout();
+        let mut ended = Vec::new();
+        self.flows.retain(|_, flow| {
+            let end = match flow.ended {
+                Some((at, end)) if now.secs - at.secs >= CLOSE_DELAY => end,
+                _ if now.secs - flow.last_ts.secs >= idle => End::Idle,
+                _ => return true,
+            };
+            if let FlowState::Mail(mail) = std::mem::replace(&mut flow.state, FlowState::NotMail) {
+                ended.push((mail, end));
+            }
+            false
+        });
+        ended.sort_by_key(|(mail, _)| mail.info.id);
+        for (mail, end) in ended {
+            self.end(mail, end);
+        }
+    }
+
+    /// What the end of a connection completes (an open message, bytes after
+    /// a hole), handed to the sink with the connection's final facts.
+    fn end(&mut self, mut mail: Box<MailFlow>, end: End) {
+        self.flush();
+        let last = mail.info.last_frame;
+        let mut pdus = mail.connection.finish(last);
+        if let Some(branch) = &mut mail.tls {
+            pdus.extend(branch.inner.finish(last));
+        }
+        mail.info.end = Some(end);
+        self.sink.closed(&mail.info, pdus);
+    }
+
+    /// Ends every connection still open (in the order they were found) and
+    /// hands back the sink.
+    pub fn finish(mut self, frames_read: u64, error: Option<CaptureError>) -> S {
+        self.flush();
+        let mut open: Vec<_> = std::mem::take(&mut self.flows)
+            .into_values()
+            .filter_map(|flow| match flow.state {
+                FlowState::Mail(mail) => Some((mail, flow.ended.map_or(End::Capture, |e| e.1))),
+                _ => None,
+            })
+            .collect();
+        open.sort_by_key(|(mail, _)| mail.info.id);
+        for (mail, end) in open {
+            self.end(mail, end);
+        }
+        self.sink.finished(frames_read, error);
+        self.sink
+    }
+}
+
+impl MailFlow {
+    /// The PDUs one segment completes, in the clear and, with a key log,
+    /// inside TLS.
+    fn segment(&mut self, segment: &TcpSegment<'_>, options: &Options) -> Vec<Pdu> {
+        let direction = if segment.src == self.info.client {
             Direction::ToServer
         } else {
             Direction::ToClient
         };
-        let mut out = connection.segment(
+        let mut out = self.connection.segment(
             direction,
             segment.seq,
             segment.ack,
             segment.payload,
             segment.frame,
         );
-        let id = *id;
-        let info = &mut self.report.connections[id - 1];
+        let info = &mut self.info;
         info.last_frame = segment.frame;
         info.last_ts = segment.ts;
-        if let (Some(log), false) = (&self.options.tls_keylog, out.tls.is_empty()) {
+        if let (Some(log), false) = (&options.tls_keylog, out.tls.is_empty()) {
             let protocol = info.protocol;
-            let branch = tls.get_or_insert_with(|| {
-                let mut inner = if *implicit_tls {
+            let implicit_tls = info.implicit_tls;
+            let branch = self.tls.get_or_insert_with(|| {
+                let mut inner = if implicit_tls {
                     Connection::new(protocol)
                 } else {
                     Connection::after_starttls(protocol)
                 };
-                inner.set_default_charset(self.options.default_charset.clone());
-                inner.set_decode_messages(!self.options.skip_mime);
+                inner.set_default_charset(options.default_charset.clone());
+                inner.set_decode_messages(!options.skip_mime);
                 Box::new(TlsBranch {
                     session: TlsSession::default(),
                     inner,
@@ -379,58 +630,24 @@ impl Analyzer {
             }
             info.tls_decrypted |= branch.session.decrypted;
         }
-        if out.pdus.is_empty() {
-            return;
-        }
-        match self.report.frames.last_mut() {
-            // One record per frame, whatever number of calls its bytes took.
-            Some(last) if last.frame == segment.frame && last.connection == id => {
-                last.pdus.extend(out.pdus)
-            }
-            _ => self.report.frames.push(FrameRecord {
-                frame: segment.frame,
-                ts: segment.ts,
-                src: segment.src,
-                dst: segment.dst,
-                connection: id,
-                pdus: out.pdus,
-            }),
-        }
-    }
-
-    pub fn finish(mut self, frames_read: u64, error: Option<CaptureError>) -> Report {
-        let mut flows: Vec<_> = self.flows.into_values().collect();
-        flows.sort_by_key(|f| match &f.state {
-            FlowState::Mail { id, .. } => *id,
-            _ => 0,
-        });
-        for flow in flows {
-            if let FlowState::Mail {
-                id,
-                mut connection,
-                tls,
-                ..
-            } = flow.state
-            {
-                let last = self.report.connections[id - 1].last_frame;
-                let mut pdus = connection.finish(last);
-                if let Some(mut branch) = tls {
-                    pdus.extend(branch.inner.finish(last));
-                }
-                if !pdus.is_empty() {
-                    self.report.at_end.push((id, pdus));
-                }
-            }
-        }
-        self.report.frames_read = frames_read;
-        self.report.error = error;
-        self.report
+        out.pdus
     }
 }
 
 /// Reads and analyses a whole capture; a read error is kept in the report with everything read before it.
 pub fn analyze_file(path: &Path, options: Options, on_progress: impl FnMut(u64)) -> Report {
-    let mut analyzer = Analyzer::new(options);
+    analyze_into(path, options, Report::default(), on_progress)
+}
+
+/// Reads and analyses a whole capture into `sink`, which is told of a read
+/// error after everything read before it.
+pub fn analyze_into<S: Sink>(
+    path: &Path,
+    options: Options,
+    sink: S,
+    on_progress: impl FnMut(u64),
+) -> S {
+    let mut analyzer = Analyzer::with_sink(options, sink);
     let result = read_capture(path, |segment| analyzer.segment(segment), on_progress);
     match result {
         Ok(frames) => analyzer.finish(frames, None),
@@ -464,18 +681,21 @@ pub struct MessageSummary {
 pub struct ConnectionSummary {
     pub credentials: Vec<Credential>,
     pub messages: Vec<MessageSummary>,
+    /// Messages and credentials past `MAX_LISTED`, counted.
+    pub omitted: usize,
+    /// MAIL FROM and the RCPT TOs of the transaction under way.
+    envelope: (Option<String>, Vec<String>),
 }
 
-/// Credentials with their outcome, and messages with their envelope, per connection.
-pub fn summarize(report: &Report) -> Vec<ConnectionSummary> {
-    use mailscope::Field;
-    let mut out = vec![ConnectionSummary::default(); report.connections.len()];
-    let mut envelopes: Vec<(Option<String>, Vec<String>)> =
-        vec![(None, Vec::new()); report.connections.len()];
-    for (id, pdu) in report.pdus() {
-        let summary = &mut out[id - 1];
-        let envelope = &mut envelopes[id - 1];
-        let items = pdu.flatten();
+/// Most credentials and messages a summary lists per connection; the rest
+/// are counted.
+pub const MAX_LISTED: usize = 1000;
+
+impl ConnectionSummary {
+    /// Adds what one PDU says.
+    pub fn pdu(&mut self, pdu: &Pdu) {
+        use mailscope::Field;
+        let items = pdu.flatten_wire();
         let code = items
             .iter()
             .find(|(i, _)| i.field == Field::SmtpReplyCode)
@@ -483,13 +703,16 @@ pub fn summarize(report: &Report) -> Vec<ConnectionSummary> {
         let refused = code.is_some_and(|c| c.starts_with('4') || c.starts_with('5'));
         for (item, _) in items {
             let value = item.value.as_str().map(str::to_string);
+            let envelope = &mut self.envelope;
             match (pdu.direction, item.field) {
                 (Direction::ToServer, Field::SmtpMailFrom) => *envelope = (value, Vec::new()),
-                (Direction::ToServer, Field::SmtpRcptTo) => envelope.1.extend(value),
+                (Direction::ToServer, Field::SmtpRcptTo) if envelope.1.len() < MAX_LISTED => {
+                    envelope.1.extend(value)
+                }
                 // A refused recipient, possibly answered after a pipelined message was sent.
                 (Direction::ToClient, Field::SmtpRcptTo) if refused => {
                     envelope.1.retain(|r| Some(r) != value.as_ref());
-                    if let Some(m) = summary.messages.last_mut() {
+                    if let Some(m) = self.messages.last_mut() {
                         m.rcpt_to.retain(|r| Some(r) != value.as_ref());
                     }
                 }
@@ -497,45 +720,57 @@ pub fn summarize(report: &Report) -> Vec<ConnectionSummary> {
             }
         }
         if let Some(credential) = &pdu.credential {
-            summary.credentials.push(credential.clone());
+            if self.credentials.len() < MAX_LISTED {
+                self.credentials.push(credential.clone());
+            } else {
+                self.omitted += 1;
+            }
         }
         if let Some((frame, success)) = pdu.auth_outcome {
-            if let Some(c) = summary
-                .credentials
-                .iter_mut()
-                .rev()
-                .find(|c| c.frame == frame)
-            {
+            if let Some(c) = self.credentials.iter_mut().rev().find(|c| c.frame == frame) {
                 c.success = Some(success);
             }
         }
-        if let Some(message) = &pdu.message {
-            summary.messages.push(MessageSummary {
-                frame: pdu.frame,
-                transaction: message.source.number(),
-                mail_from: envelope.0.clone(),
-                rcpt_to: envelope.1.clone(),
-                size: message.content.len(),
-                complete: message.complete && !message.truncated,
-                subject: pdu
-                    .mime
-                    .as_ref()
-                    .and_then(|m| m.subject.as_ref())
-                    .map(|s| s.value.clone()),
-                attachments: pdu
-                    .mime
-                    .iter()
-                    .flat_map(|m| m.attachments())
-                    .map(|p| {
-                        (
-                            p.filename.clone().unwrap_or_default(),
-                            p.size.unwrap_or(0),
-                            p.sha256.clone().unwrap_or_default(),
-                        )
-                    })
-                    .collect(),
-            });
+        let Some(message) = &pdu.message else {
+            return;
+        };
+        if self.messages.len() >= MAX_LISTED {
+            self.omitted += 1;
+            return;
         }
+        self.messages.push(MessageSummary {
+            frame: pdu.frame,
+            transaction: message.source.number(),
+            mail_from: self.envelope.0.clone(),
+            rcpt_to: self.envelope.1.clone(),
+            size: message.content.len(),
+            complete: message.complete && !message.truncated,
+            subject: pdu
+                .mime
+                .as_ref()
+                .and_then(|m| m.subject.as_ref())
+                .map(|s| s.value.clone()),
+            attachments: pdu
+                .mime
+                .iter()
+                .flat_map(|m| m.attachments())
+                .map(|p| {
+                    (
+                        p.filename.clone().unwrap_or_default(),
+                        p.size.unwrap_or(0),
+                        p.sha256.clone().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        });
+    }
+}
+
+/// Credentials with their outcome, and messages with their envelope, per connection.
+pub fn summarize(report: &Report) -> Vec<ConnectionSummary> {
+    let mut out = vec![ConnectionSummary::default(); report.connections.len()];
+    for (id, pdu) in report.pdus() {
+        out[id - 1].pdu(pdu);
     }
     out
 }

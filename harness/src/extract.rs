@@ -37,47 +37,77 @@ pub fn extract(
     dir: &Path,
     default_charset: Option<&str>,
 ) -> io::Result<Vec<Written>> {
-    std::fs::create_dir_all(dir)?;
-    let options = MimeOptions {
-        default_charset: default_charset.map(str::to_string),
-        keep_bodies: true,
-    };
-    let mut names = UniqueNames::default();
-    names.take("manifest.json");
+    let mut extractor = Extractor::new(dir, default_charset)?;
     let mut written = Vec::new();
-    let mut entries = Vec::new();
     for (connection, pdu) in report.pdus() {
+        written.extend(extractor.pdu(connection, pdu)?);
+    }
+    extractor.finish()?;
+    Ok(written)
+}
+
+/// Writes messages and their named parts into a directory as they come,
+/// and the manifest at the end.
+pub struct Extractor {
+    dir: PathBuf,
+    options: MimeOptions,
+    names: UniqueNames,
+    /// The manifest's entries: a few hundred bytes per file written.
+    entries: Vec<Json>,
+    messages: usize,
+}
+
+impl Extractor {
+    /// An extractor into `dir`, created if needed.
+    pub fn new(dir: &Path, default_charset: Option<&str>) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let mut names = UniqueNames::default();
+        names.take("manifest.json");
+        Ok(Extractor {
+            dir: dir.to_path_buf(),
+            options: MimeOptions {
+                default_charset: default_charset.map(str::to_string),
+                keep_bodies: true,
+            },
+            names,
+            entries: Vec::new(),
+            messages: 0,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes the message `pdu` of `connection` completes, if any, and its
+    /// parts with a file name.
+    pub fn pdu(&mut self, connection: usize, pdu: &Pdu) -> io::Result<Vec<Written>> {
+        let mut written = Vec::new();
         let Some(message) = &pdu.message else {
-            continue;
+            return Ok(written);
         };
-        let decoded = mime::analyze(message, &options);
-        let index = entries
-            .iter()
-            .filter(|e: &&Json| e["kind"] == "message")
-            .count()
-            + 1;
-        let common = |pdu: &Pdu| {
-            json!({
-                "connection": connection,
-                "message": index,
-                "source": source_name(&message.source),
-                "number": message.source.number(),
-                "first_frame": message.first_frame,
-                "last_frame": message.last_frame,
-                "frame": pdu.frame,
-                "complete": message.complete && !message.truncated,
-            })
-        };
-        let name = names.take(&message_file_name(&decoded));
-        written.push(write(dir, &name, &message.content)?);
-        let mut entry = common(pdu);
+        let decoded = mime::analyze(message, &self.options);
+        self.messages += 1;
+        let common = json!({
+            "connection": connection,
+            "message": self.messages,
+            "source": source_name(&message.source),
+            "number": message.source.number(),
+            "first_frame": message.first_frame,
+            "last_frame": message.last_frame,
+            "frame": pdu.frame,
+            "complete": message.complete && !message.truncated,
+        });
+        let name = self.names.take(&message_file_name(&decoded));
+        written.push(write(&self.dir, &name, &message.content)?);
+        let mut entry = common.clone();
         entry["kind"] = json!("message");
         entry["file"] = json!(name);
         entry["size"] = json!(decoded.size);
         entry["sha256"] = json!(decoded.sha256);
         entry["subject"] = json!(decoded.subject.as_ref().map(|s| &s.value));
         entry["message_id"] = json!(decoded.message_id.as_ref().map(|s| &s.value));
-        entries.push(entry);
+        self.entries.push(entry);
         for part in decoded
             .parts
             .iter()
@@ -86,9 +116,9 @@ pub fn extract(
             let (Some(filename), Some(body)) = (&part.filename, &part.body) else {
                 continue;
             };
-            let name = names.take(&safe_name(filename, "part"));
-            written.push(write(dir, &name, body)?);
-            let mut entry = common(pdu);
+            let name = self.names.take(&safe_name(filename, "part"));
+            written.push(write(&self.dir, &name, body)?);
+            let mut entry = common.clone();
             entry["kind"] = json!("attachment");
             entry["file"] = json!(name);
             entry["filename"] = json!(filename);
@@ -96,13 +126,17 @@ pub fn extract(
             entry["content_type"] = json!(part.content_type);
             entry["size"] = json!(part.size);
             entry["sha256"] = json!(part.sha256);
-            entries.push(entry);
+            self.entries.push(entry);
         }
+        Ok(written)
     }
-    let manifest =
-        serde_json::to_string_pretty(&json!({ "files": entries })).map_err(io::Error::other)?;
-    std::fs::write(dir.join("manifest.json"), manifest + "\n")?;
-    Ok(written)
+
+    /// Writes `manifest.json`.
+    pub fn finish(self) -> io::Result<()> {
+        let manifest = serde_json::to_string_pretty(&json!({ "files": self.entries }))
+            .map_err(io::Error::other)?;
+        std::fs::write(self.dir.join("manifest.json"), manifest + "\n")
+    }
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<Written> {

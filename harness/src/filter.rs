@@ -1,10 +1,10 @@
-//! Narrowing a report: by protocol, connection, address, or to the logins.
+//! Narrowing the output: by protocol, connection, address, or to the logins.
 
 use std::net::IpAddr;
 
-use mailscope::Protocol;
+use mailscope::{Pdu, Protocol};
 
-use crate::analyze::Report;
+use crate::analyze::ConnectionInfo;
 
 /// What to keep; empty keeps everything.
 #[derive(Debug, Clone, Default)]
@@ -27,42 +27,19 @@ impl Filter {
             && !self.credentials_only
     }
 
-    /// Hides the connections the filter leaves out, and their frames.
-    pub fn apply(&self, report: &mut Report) {
-        if self.is_empty() {
-            return;
-        }
-        let with_login: std::collections::HashSet<usize> = report
-            .frames
-            .iter()
-            .filter(|f| f.pdus.iter().any(|p| p.credential.is_some()))
-            .map(|f| f.connection)
-            .collect();
-        for c in &report.connections {
-            let keep = self.protocol.is_none_or(|p| p == c.protocol)
-                && (self.connections.is_empty() || self.connections.contains(&c.id))
-                && (self.hosts.is_empty()
-                    || self.hosts.contains(&c.client.0)
-                    || self.hosts.contains(&c.server.0))
-                && (!self.credentials_only || with_login.contains(&c.id));
-            if !keep {
-                report.hidden.insert(c.id);
-            }
-        }
-        let hidden = report.hidden.clone();
-        report.frames.retain(|f| !hidden.contains(&f.connection));
-        report.at_end.retain(|(id, _)| !hidden.contains(id));
-        if self.credentials_only {
-            for frame in &mut report.frames {
-                frame
-                    .pdus
-                    .retain(|p| p.credential.is_some() || p.auth_outcome.is_some());
-            }
-            report.frames.retain(|f| !f.pdus.is_empty());
-            for (_, pdus) in &mut report.at_end {
-                pdus.retain(|p| p.credential.is_some() || p.auth_outcome.is_some());
-            }
-            report.at_end.retain(|(_, pdus)| !pdus.is_empty());
-        }
+    /// Whether connection `c` is shown, as far as its start tells (with
+    /// `credentials_only`, a connection is shown only if it carried a login,
+    /// known at its end).
+    pub fn admits(&self, c: &ConnectionInfo) -> bool {
+        self.protocol.is_none_or(|p| p == c.protocol)
+            && (self.connections.is_empty() || self.connections.contains(&c.id))
+            && (self.hosts.is_empty()
+                || self.hosts.contains(&c.client.0)
+                || self.hosts.contains(&c.server.0))
+    }
+
+    /// Whether a PDU of a shown connection is shown.
+    pub fn keeps(&self, pdu: &Pdu) -> bool {
+        !self.credentials_only || pdu.credential.is_some() || pdu.auth_outcome.is_some()
     }
 }

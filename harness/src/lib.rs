@@ -11,5 +11,6 @@ pub mod render;
 pub mod sessions;
 pub mod time;
 pub mod tls;
+pub mod writer;
 
-pub use analyze::{analyze_file, summarize, Options, Report};
+pub use analyze::{analyze_file, analyze_into, summarize, Options, Report};

@@ -6,7 +6,7 @@
 //! usage error.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Seek, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,9 +17,10 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use mailscope::Protocol;
 use mailscope_harness::capture::find_captures;
-use mailscope_harness::extract::extract;
+use mailscope_harness::extract::Extractor;
 use mailscope_harness::filter::Filter;
-use mailscope_harness::{analyze_file, render, sessions, Options};
+use mailscope_harness::writer::{Form, Writer};
+use mailscope_harness::{analyze_into, Options};
 
 /// Progress is shown for captures at least this large, when stderr is a terminal.
 const PROGRESS_MIN_BYTES: u64 = 8 * 1024 * 1024;
@@ -103,15 +104,18 @@ struct Args {
     /// reads): STARTTLS/STLS sessions, and SMTP on 465 and POP3 on 995.
     #[arg(long, value_name = "FILE")]
     tls_keylog: Option<PathBuf>,
+    /// End a connection after this many seconds of capture time without a
+    /// packet, releasing its state [default: 600].
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<u64>,
     /// Write the output to FILE instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
 }
 
-/// What one capture gave: its output and, if it could not be read whole, why.
+/// What one capture gave besides its output: session records for
+/// Parquet, and why it could not be read whole or its output not written.
 struct Outcome {
-    text: String,
-    /// Session records, for Parquet.
     records: Vec<serde_json::Value>,
     error: Option<String>,
 }
@@ -164,43 +168,75 @@ fn main() -> ExitCode {
         },
         None => Box::new(std::io::stdout().lock()),
     };
-    let next = AtomicUsize::new(0);
-    let (sender, receiver) = mpsc::channel::<(usize, Outcome)>();
     let mut failed = false;
     let mut write_failed = false;
     let mut records = Vec::new();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let sender = sender.clone();
-            let (next, inputs, args, keylog) = (&next, &inputs, &args, &keylog);
-            scope.spawn(move || loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(path) = inputs.get(index) else { break };
-                let outcome = run_one(args, keylog.clone(), path, several);
-                if sender.send((index, outcome)).is_err() {
-                    break;
-                }
-            });
+    let mut report = |index: usize, outcome: Outcome| {
+        records.extend(outcome.records);
+        if let Some(error) = outcome.error {
+            eprintln!("mailscope: {}: {error}", inputs[index].display());
+            failed = true;
         }
-        drop(sender);
-        // Outputs in the order the captures were given, whichever finishes first.
-        let mut waiting = BTreeMap::new();
-        let mut expected = 0;
-        for (index, outcome) in receiver {
-            waiting.insert(index, outcome);
-            while let Some(outcome) = waiting.remove(&expected) {
-                if stdout.write_all(outcome.text.as_bytes()).is_err() {
-                    write_failed = true;
-                }
-                records.extend(outcome.records);
-                if let Some(error) = outcome.error {
-                    eprintln!("mailscope: {}: {error}", inputs[expected].display());
-                    failed = true;
-                }
-                expected += 1;
+    };
+    if jobs == 1 {
+        // One at a time: each capture's output goes straight out as it is found.
+        for (index, path) in inputs.iter().enumerate() {
+            let outcome = run_one(&args, keylog.clone(), path, several, &mut stdout);
+            report(index, outcome);
+        }
+    } else {
+        // Several at once: each into a temporary file, copied out in the
+        // order the captures were given, whichever finishes first.
+        let next = AtomicUsize::new(0);
+        let (sender, receiver) =
+            mpsc::channel::<(usize, std::io::Result<std::fs::File>, Outcome)>();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                let sender = sender.clone();
+                let (next, inputs, args, keylog) = (&next, &inputs, &args, &keylog);
+                scope.spawn(move || loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = inputs.get(index) else { break };
+                    let (file, outcome) = match tempfile::tempfile() {
+                        Ok(mut file) => {
+                            let mut out = std::io::BufWriter::new(&mut file);
+                            let outcome = run_one(args, keylog.clone(), path, several, &mut out);
+                            drop(out);
+                            (Ok(file), outcome)
+                        }
+                        Err(e) => (
+                            Err(e),
+                            Outcome {
+                                records: Vec::new(),
+                                error: None,
+                            },
+                        ),
+                    };
+                    if sender.send((index, file, outcome)).is_err() {
+                        break;
+                    }
+                });
             }
-        }
-    });
+            drop(sender);
+            let mut waiting = BTreeMap::new();
+            let mut expected = 0;
+            for (index, file, outcome) in receiver {
+                waiting.insert(index, (file, outcome));
+                while let Some((file, outcome)) = waiting.remove(&expected) {
+                    let copied = file.and_then(|mut file| {
+                        file.seek(std::io::SeekFrom::Start(0))?;
+                        std::io::copy(&mut file, &mut stdout)
+                    });
+                    if let Err(e) = copied {
+                        eprintln!("mailscope: cannot write the output: {e}");
+                        write_failed = true;
+                    }
+                    report(expected, outcome);
+                    expected += 1;
+                }
+            }
+        });
+    }
     if parquet {
         let mut file = Vec::new();
         match mailscope_harness::parquet::write_sessions(&records, &mut file) {
@@ -239,12 +275,13 @@ fn progress_bar(path: &Path, several: bool) -> Option<ProgressBar> {
     )
 }
 
-/// Analyses one capture and renders it as asked.
+/// Analyses one capture and writes its output to `out` as it goes.
 fn run_one(
     args: &Args,
     tls_keylog: Option<std::sync::Arc<mailscope_harness::tls::KeyLog>>,
     path: &Path,
     several: bool,
+    out: &mut dyn Write,
 ) -> Outcome {
     let options = Options {
         smtp_ports: args.smtp_ports.clone(),
@@ -252,16 +289,8 @@ fn run_one(
         default_charset: args.default_charset.clone(),
         skip_mime: args.no_mime,
         tls_keylog,
+        idle_timeout: args.idle_timeout.map(std::time::Duration::from_secs),
     };
-    let bar = progress_bar(path, several);
-    let mut report = analyze_file(path, options, |read| {
-        if let Some(bar) = &bar {
-            bar.set_position(read);
-        }
-    });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
     let filter = Filter {
         protocol: args.protocol.map(|p| match p {
             ProtocolArg::Smtp => Protocol::Smtp,
@@ -271,55 +300,52 @@ fn run_one(
         hosts: args.host.clone(),
         credentials_only: args.credentials_only,
     };
-    filter.apply(&mut report);
+    let form = match (args.format, &args.extract) {
+        (Some(Format::Tree), _) | (None, None) => Form::Tree,
+        (Some(Format::Json), _) => Form::Json,
+        (Some(Format::Summary), _) => Form::Summary,
+        (Some(Format::Sessions), _) => Form::Sessions,
+        (Some(Format::Parquet), _) => Form::Records,
+        (None, Some(_)) => Form::Files,
+    };
     let file = path.display().to_string();
-    let heading = || {
-        if several {
-            format!("== {file}\n")
-        } else {
-            String::new()
+    if several && matches!(form, Form::Tree | Form::Summary) {
+        if let Err(e) = writeln!(out, "== {file}") {
+            return Outcome {
+                records: Vec::new(),
+                error: Some(format!("cannot write the output: {e}")),
+            };
         }
-    };
-    let mut text = match (args.format, &args.extract) {
-        (Some(Format::Tree), _) | (None, None) => heading() + &render::tree(&report),
-        (Some(Format::Json), _) => render::json_lines(&report, &file),
-        (Some(Format::Summary), _) => heading() + &render::summary(&report),
-        (Some(Format::Sessions), _) => sessions::json_lines(&report, &file),
-        (Some(Format::Parquet), _) | (None, Some(_)) => String::new(),
-    };
-    let records = if matches!(args.format, Some(Format::Parquet)) {
-        sessions::records(&report, &file)
-    } else {
-        Vec::new()
-    };
-    let mut error = report.error.as_ref().map(ToString::to_string);
+    }
+    let mut writer = Writer::new(form, &file, filter, out);
     if let Some(dir) = &args.extract {
         let dir = if several {
             dir.join(path.file_name().unwrap_or(path.as_os_str()))
         } else {
             dir.clone()
         };
-        match extract(&report, &dir, args.default_charset.as_deref()) {
-            Ok(files) if args.format.is_none() => {
-                for file in files {
-                    text.push_str(&format!(
-                        "{}\t{} bytes\tsha256 {}\n",
-                        file.path.display(),
-                        file.size,
-                        file.sha256
-                    ));
-                }
-            }
-            Ok(_) => {}
+        match Extractor::new(&dir, args.default_charset.as_deref()) {
+            Ok(extractor) => writer = writer.extracting(extractor),
             Err(e) => {
-                let message = format!("cannot write into {}: {e}", dir.display());
-                error = Some(error.map_or(message.clone(), |first| format!("{first}; {message}")));
+                return Outcome {
+                    records: Vec::new(),
+                    error: Some(format!("cannot write into {}: {e}", dir.display())),
+                }
             }
         }
     }
+    let bar = progress_bar(path, several);
+    let writer = analyze_into(path, options, writer, |read| {
+        if let Some(bar) = &bar {
+            bar.set_position(read);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let error = writer.errors();
     Outcome {
-        text,
-        records,
+        records: writer.into_records(),
         error,
     }
 }

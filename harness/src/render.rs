@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use mailscope::{FieldKind, Item, Pdu, Protocol, Severity, Value};
 use serde_json::{json, Value as Json};
 
-use crate::analyze::{summarize, ConnectionInfo, Report};
+use crate::analyze::{ConnectionInfo, ConnectionSummary, FrameRecord, Report};
+use crate::filter::Filter;
+use crate::writer::{Form, Writer};
 
 fn severity_name(severity: Severity) -> &'static str {
     match severity {
@@ -63,36 +65,52 @@ fn label(item: &Item) -> String {
 
 /// One JSON object per frame that carries mail fields; `file` names the capture.
 pub fn json_lines(report: &Report, file: &str) -> String {
-    let mut out = String::new();
-    for record in &report.frames {
-        let mut fields = Vec::new();
-        let mut info = Vec::new();
-        let mut experts = Vec::new();
-        for pdu in &record.pdus {
-            for (item, _) in pdu.flatten() {
-                fields.push(json!({"name": item.field.abbrev(), "value": json_value(&item.value)}));
-            }
-            for anomaly in &pdu.anomalies {
-                experts.push(json!({"name": anomaly.expert.abbrev(), "message": anomaly.message}));
-            }
-            info.push(Json::String(pdu.info.clone()));
+    replay(report, Form::Json, file)
+}
+
+/// `report` written in `form`, unfiltered.
+fn replay(report: &Report, form: Form, file: &str) -> String {
+    let mut writer = Writer::new(form, file, Filter::default(), Vec::new());
+    writer.replay(report);
+    writer.into_string()
+}
+
+/// The JSON line of one frame: the PDUs `keep` keeps.
+pub(crate) fn json_frame(
+    out: &mut String,
+    file: &str,
+    record: &FrameRecord,
+    keep: impl Fn(&&Pdu) -> bool,
+) {
+    let mut fields = Vec::new();
+    let mut info = Vec::new();
+    let mut experts = Vec::new();
+    for pdu in record.pdus.iter().filter(keep) {
+        for (item, _) in pdu.flatten() {
+            fields.push(json!({"name": item.field.abbrev(), "value": json_value(&item.value)}));
         }
-        let line = json!({
-            "file": file,
-            "frame": record.frame,
-            "ts": record.ts.rfc3339(),
-            "epoch": record.ts.epoch(),
-            "src": {"ip": record.src.0.to_string(), "port": record.src.1},
-            "dst": {"ip": record.dst.0.to_string(), "port": record.dst.1},
-            "connection": record.connection,
-            "info": info,
-            "fields": fields,
-            "experts": experts,
-        });
-        out.push_str(&line.to_string());
-        out.push('\n');
+        for anomaly in &pdu.anomalies {
+            experts.push(json!({"name": anomaly.expert.abbrev(), "message": anomaly.message}));
+        }
+        info.push(Json::String(pdu.info.clone()));
     }
-    out
+    if info.is_empty() {
+        return;
+    }
+    let line = json!({
+        "file": file,
+        "frame": record.frame,
+        "ts": record.ts.rfc3339(),
+        "epoch": record.ts.epoch(),
+        "src": {"ip": record.src.0.to_string(), "port": record.src.1},
+        "dst": {"ip": record.dst.0.to_string(), "port": record.dst.1},
+        "connection": record.connection,
+        "info": info,
+        "fields": fields,
+        "experts": experts,
+    });
+    out.push_str(&line.to_string());
+    out.push('\n');
 }
 
 fn tree_pdu(out: &mut String, pdu: &Pdu) {
@@ -112,115 +130,140 @@ fn tree_pdu(out: &mut String, pdu: &Pdu) {
     }
 }
 
-/// A readable tree per frame, like `tshark -V` limited to mail fields.
-pub fn tree(report: &Report) -> String {
-    let mut out = String::new();
-    for record in &report.frames {
-        let c = &report.connections[record.connection - 1];
-        writeln!(
-            out,
-            "Frame {} (connection {}: {})",
-            record.frame,
-            c.id,
-            connection_line(c)
-        )
-        .unwrap();
-        for pdu in &record.pdus {
-            tree_pdu(&mut out, pdu);
-        }
-        out.push('\n');
+/// The tree of one frame: the PDUs `keep` keeps.
+pub(crate) fn tree_frame(
+    out: &mut String,
+    c: &ConnectionInfo,
+    record: &FrameRecord,
+    keep: impl Fn(&&Pdu) -> bool,
+) {
+    let mut pdus = record.pdus.iter().filter(keep).peekable();
+    if pdus.peek().is_none() {
+        return;
     }
-    for (id, pdus) in &report.at_end {
-        writeln!(out, "End of capture (connection {id})").unwrap();
-        for pdu in pdus {
-            tree_pdu(&mut out, pdu);
-        }
+    writeln!(
+        out,
+        "Frame {} (connection {}: {})",
+        record.frame,
+        c.id,
+        connection_line(c)
+    )
+    .unwrap();
+    for pdu in pdus {
+        tree_pdu(out, pdu);
     }
-    out
+    out.push('\n');
 }
 
-/// Credentials and messages per connection.
-pub fn summary(report: &Report) -> String {
-    let mut out = String::new();
-    if report.connections.is_empty() {
-        out.push_str("no SMTP or POP3 connection in this capture\n");
-    } else if report.shown().next().is_none() {
-        out.push_str("no connection matches the filter\n");
+/// What only the end of connection `c` completed.
+pub(crate) fn tree_end(
+    out: &mut String,
+    c: &ConnectionInfo,
+    pdus: &[Pdu],
+    keep: impl Fn(&&Pdu) -> bool,
+) {
+    let mut pdus = pdus.iter().filter(keep).peekable();
+    if pdus.peek().is_none() {
+        return;
     }
-    let records = crate::sessions::records(report, "");
-    let shown = report
-        .connections
-        .iter()
-        .zip(summarize(report))
-        .filter(|(c, _)| !report.hidden.contains(&c.id))
-        .zip(&records);
-    for ((c, s), record) in shown {
-        writeln!(out, "{}", connection_header(c)).unwrap();
-        if let Some(tls) = record["tls"].as_object() {
-            let kind = tls["kind"].as_str().unwrap_or_default().to_uppercase();
+    let end = c.end.map_or("end of capture", |e| e.name());
+    writeln!(out, "End of connection {} ({end})", c.id).unwrap();
+    for pdu in pdus {
+        tree_pdu(out, pdu);
+    }
+    out.push('\n');
+}
+
+/// A readable tree per frame, like `tshark -V` limited to mail fields.
+pub fn tree(report: &Report) -> String {
+    replay(report, Form::Tree, "")
+}
+
+/// Credentials and messages per connection, in the order the connections ended.
+pub fn summary(report: &Report) -> String {
+    replay(report, Form::Summary, "")
+}
+
+/// The summary of one connection: its credentials and messages, and the
+/// facts of its session record.
+pub(crate) fn summary_block(
+    out: &mut String,
+    c: &ConnectionInfo,
+    s: &ConnectionSummary,
+    record: &Json,
+) {
+    writeln!(out, "{}", connection_header(c)).unwrap();
+    if let Some(tls) = record["tls"].as_object() {
+        let kind = tls["kind"].as_str().unwrap_or_default().to_uppercase();
+        writeln!(
+            out,
+            "  {kind} frame {}: the session continues in TLS",
+            tls["frame"]
+        )
+        .unwrap();
+    }
+    for cred in &s.credentials {
+        let mut line = format!("  credential frame {}: {}", cred.frame, cred.mechanism);
+        let parts = [
+            ("user", &cred.username),
+            ("password", &cred.password),
+            ("authzid", &cred.authzid),
+            ("token", &cred.token),
+            ("domain", &cred.domain),
+            ("host", &cred.host),
+        ];
+        for (name, value) in parts {
+            if let Some(value) = value {
+                write!(line, " {name}={value:?}").unwrap();
+            }
+        }
+        let result = match cred.success {
+            Some(true) => "success",
+            Some(false) => "failure",
+            None => "unknown",
+        };
+        writeln!(out, "{line} result={result}").unwrap();
+    }
+    for m in &s.messages {
+        let incomplete = if m.complete { "" } else { " (incomplete)" };
+        match c.protocol {
+            Protocol::Smtp => writeln!(
+                out,
+                "  message frame {}: transaction {}, from {:?}, to {:?}, {} bytes{incomplete}",
+                m.frame,
+                m.transaction,
+                m.mail_from.as_deref().unwrap_or(""),
+                m.rcpt_to,
+                m.size,
+            ),
+            // For POP3 the number is the message's number in the maildrop.
+            Protocol::Pop3 => writeln!(
+                out,
+                "  message frame {}: retrieved message {}, {} bytes{incomplete}",
+                m.frame, m.transaction, m.size
+            ),
+        }
+        .unwrap();
+        if let Some(subject) = &m.subject {
+            writeln!(out, "    subject {subject:?}").unwrap();
+        }
+        for (name, size, sha256) in &m.attachments {
             writeln!(
                 out,
-                "  {kind} frame {}: the session continues in TLS",
-                tls["frame"]
+                "    attachment {name:?}, {size} bytes, sha256 {sha256}"
             )
             .unwrap();
         }
-        for cred in &s.credentials {
-            let mut line = format!("  credential frame {}: {}", cred.frame, cred.mechanism);
-            let parts = [
-                ("user", &cred.username),
-                ("password", &cred.password),
-                ("authzid", &cred.authzid),
-                ("token", &cred.token),
-                ("domain", &cred.domain),
-                ("host", &cred.host),
-            ];
-            for (name, value) in parts {
-                if let Some(value) = value {
-                    write!(line, " {name}={value:?}").unwrap();
-                }
-            }
-            let result = match cred.success {
-                Some(true) => "success",
-                Some(false) => "failure",
-                None => "unknown",
-            };
-            writeln!(out, "{line} result={result}").unwrap();
-        }
-        for m in &s.messages {
-            let incomplete = if m.complete { "" } else { " (incomplete)" };
-            match c.protocol {
-                Protocol::Smtp => writeln!(
-                    out,
-                    "  message frame {}: transaction {}, from {:?}, to {:?}, {} bytes{incomplete}",
-                    m.frame,
-                    m.transaction,
-                    m.mail_from.as_deref().unwrap_or(""),
-                    m.rcpt_to,
-                    m.size,
-                ),
-                // For POP3 the number is the message's number in the maildrop.
-                Protocol::Pop3 => writeln!(
-                    out,
-                    "  message frame {}: retrieved message {}, {} bytes{incomplete}",
-                    m.frame, m.transaction, m.size
-                ),
-            }
-            .unwrap();
-            if let Some(subject) = &m.subject {
-                writeln!(out, "    subject {subject:?}").unwrap();
-            }
-            for (name, size, sha256) in &m.attachments {
-                writeln!(
-                    out,
-                    "    attachment {name:?}, {size} bytes, sha256 {sha256}"
-                )
-                .unwrap();
-            }
-        }
-        summary_facts(&mut out, record);
     }
-    out
+    if s.omitted > 0 {
+        writeln!(
+            out,
+            "  {} more credentials and messages not listed",
+            s.omitted
+        )
+        .unwrap();
+    }
+    summary_facts(out, record);
 }
 
 /// The rest of what a session record says, a line each: refused
@@ -354,7 +397,7 @@ fn snapshot_pdu(out: &mut String, pdu: &Pdu) {
 /// The snapshot form: every item with its span and the bytes under it.
 pub fn snapshot(report: &Report) -> String {
     let mut out = String::new();
-    for c in report.shown() {
+    for c in &report.connections {
         writeln!(out, "{}", connection_header(c)).unwrap();
     }
     for record in &report.frames {

@@ -8,9 +8,16 @@ use mailscope::{Field, Item, Pdu, Protocol, Value};
 use serde_json::{json, Map, Value as Json};
 
 use crate::analyze::{ConnectionInfo, Endpoint, Report};
+use crate::filter::Filter;
+use crate::writer::{Form, Writer};
 
 /// Most anomalies listed per connection; the rest are counted.
 pub const MAX_ANOMALIES: usize = 1000;
+
+/// Most entries in each other list of a record (logins, transactions, a
+/// transaction's recipients, messages, POP3 commands, listed, retrieved and
+/// deleted messages); the rest are counted under `omitted`.
+pub const MAX_ENTRIES: usize = 1000;
 
 fn endpoint(e: &Endpoint) -> Json {
     json!({"ip": e.0.to_string(), "port": e.1})
@@ -83,12 +90,27 @@ fn source_name(pdu: &Pdu) -> &'static str {
     }
 }
 
-/// What one connection's PDUs add up to.
+/// What one connection's PDUs add up to. What every connection has is
+/// inline; the lists, which an idle connection does not have, are
+/// allocated when first used (a record is held per open connection).
 #[derive(Default)]
-struct Record {
+pub struct Record {
     greeting: Option<String>,
     helo: Option<String>,
     capabilities: Vec<String>,
+    state: Option<String>,
+    reset: bool,
+    committed: bool,
+    anomaly_count: usize,
+    /// EHLO capabilities are replaced by the next EHLO's (after STARTTLS).
+    capabilities_done: bool,
+    /// The transaction under way was left out: its recipients and replies are too.
+    transaction_omitted: bool,
+    lists: Option<Box<Lists>>,
+}
+
+#[derive(Default)]
+struct Lists {
     tls: Option<Json>,
     auth: Vec<Json>,
     transactions: Vec<Json>,
@@ -97,22 +119,39 @@ struct Record {
     listed: Vec<Json>,
     retrieved: Vec<u64>,
     deleted: Vec<u64>,
-    reset: bool,
-    committed: bool,
-    state: Option<String>,
     anomalies: Vec<Json>,
-    anomaly_count: usize,
-    /// EHLO capabilities are replaced by the next EHLO's (after STARTTLS).
-    capabilities_done: bool,
+    /// Entries left out of each list past `MAX_ENTRIES`.
+    omitted: Map<String, Json>,
+}
+
+/// Pushes `value` onto `list` unless it is full; then counts it under `key`.
+fn push_bounded<T>(
+    list: &mut Vec<T>,
+    value: T,
+    omitted: &mut Map<String, Json>,
+    key: &str,
+) -> bool {
+    if list.len() < MAX_ENTRIES {
+        list.push(value);
+        return true;
+    }
+    let count = omitted.get(key).and_then(Json::as_u64).unwrap_or(0);
+    omitted.insert(key.to_string(), json!(count + 1));
+    false
 }
 
 impl Record {
-    fn pdu(&mut self, protocol: Protocol, pdu: &Pdu) {
-        let items = pdu.flatten();
+    fn lists(&mut self) -> &mut Lists {
+        self.lists.get_or_insert_with(Box::default)
+    }
+
+    /// Adds what one PDU of a connection of `protocol` says.
+    pub fn pdu(&mut self, protocol: Protocol, pdu: &Pdu) {
+        let items = pdu.flatten_wire();
         for anomaly in &pdu.anomalies {
             self.anomaly_count += 1;
-            if self.anomalies.len() < MAX_ANOMALIES {
-                self.anomalies.push(json!({
+            if self.lists().anomalies.len() < MAX_ANOMALIES {
+                self.lists().anomalies.push(json!({
                     "frame": pdu.frame,
                     "name": anomaly.expert.abbrev(),
                     "message": anomaly.message,
@@ -120,23 +159,26 @@ impl Record {
             }
         }
         if pdu.starts_tls {
-            self.tls = Some(json!({
+            self.lists().tls = Some(json!({
                 "kind": match protocol { Protocol::Smtp => "starttls", Protocol::Pop3 => "stls" },
                 "frame": pdu.frame,
                 "decrypted": false,
             }));
         }
         if let Some(credential) = &pdu.credential {
-            self.auth.push(json!({
+            let attempt = json!({
                 "mechanism": credential.mechanism,
                 "username": credential.username,
                 "secret": credential.password.clone().or_else(|| credential.token.clone()),
                 "outcome": "unknown",
                 "frames": [credential.frame],
-            }));
+            });
+            let l = self.lists();
+            push_bounded(&mut l.auth, attempt, &mut l.omitted, "auth");
         }
         if let Some((credential_frame, success)) = pdu.auth_outcome {
             if let Some(attempt) = self
+                .lists()
                 .auth
                 .iter_mut()
                 .rev()
@@ -160,12 +202,13 @@ impl Record {
                 message.content.len(),
                 message.complete && !message.truncated,
             );
-            if protocol == Protocol::Smtp {
-                if let Some(t) = self.transactions.last_mut() {
+            if protocol == Protocol::Smtp && !self.transaction_omitted {
+                if let Some(t) = self.lists().transactions.last_mut() {
                     t["message"] = summary.clone();
                 }
             }
-            self.messages.push(summary);
+            let l = self.lists();
+            push_bounded(&mut l.messages, summary, &mut l.omitted, "messages");
         }
     }
 
@@ -190,17 +233,29 @@ impl Record {
         }
         if let Some(command) = text(items, Field::SmtpCommand) {
             match command.as_str() {
-                "MAIL" => self.transactions.push(json!({
-                    "frame": pdu.frame,
-                    "mail_from": text(items, Field::SmtpMailFrom),
-                    "rcpt_to": [],
-                })),
-                "RCPT" => {
+                "MAIL" => {
+                    let transaction = json!({
+                        "frame": pdu.frame,
+                        "mail_from": text(items, Field::SmtpMailFrom),
+                        "rcpt_to": [],
+                    });
+                    let l = self.lists();
+                    let kept = push_bounded(
+                        &mut l.transactions,
+                        transaction,
+                        &mut l.omitted,
+                        "transactions",
+                    );
+                    self.transaction_omitted = !kept;
+                }
+                "RCPT" if !self.transaction_omitted => {
+                    let l = self.lists();
                     if let (Some(t), Some(rcpt)) =
-                        (self.transactions.last_mut(), text(items, Field::SmtpRcptTo))
+                        (l.transactions.last_mut(), text(items, Field::SmtpRcptTo))
                     {
                         if let Some(list) = t["rcpt_to"].as_array_mut() {
-                            list.push(json!({"address": rcpt, "frame": pdu.frame}));
+                            let entry = json!({"address": rcpt, "frame": pdu.frame});
+                            push_bounded(list, entry, &mut l.omitted, "rcpt_to");
                         }
                     }
                 }
@@ -215,7 +270,10 @@ impl Record {
             return;
         };
         let reply_text = text(items, Field::SmtpReplyText);
-        let Some(t) = self.transactions.last_mut() else {
+        if self.transaction_omitted {
+            return;
+        }
+        let Some(t) = self.lists().transactions.last_mut() else {
             return;
         };
         match answers.as_str() {
@@ -261,12 +319,14 @@ impl Record {
                 "PASS" | "APOP" | "AUTH" => None,
                 _ => text(items, Field::PopArgument),
             };
-            self.commands.push(json!({
+            let entry = json!({
                 "frame": pdu.frame,
                 "command": command,
                 "argument": argument,
                 "state": text(items, Field::PopState),
-            }));
+            });
+            let l = self.lists();
+            push_bounded(&mut l.commands, entry, &mut l.omitted, "commands");
             return;
         }
         let (Some(indicator), Some(answers)) = (
@@ -277,7 +337,7 @@ impl Record {
         };
         let request = number(items, Field::PopResponseRequestFrame);
         let ok = indicator == "+OK";
-        if let Some(command) = self.commands.iter_mut().rev().find(|c| {
+        if let Some(command) = self.lists().commands.iter_mut().rev().find(|c| {
             c["command"] == json!(answers) && request.is_none_or(|f| c["frame"] == json!(f))
         }) {
             command["response"] = json!(indicator);
@@ -286,15 +346,15 @@ impl Record {
         if !ok {
             return;
         }
-        let argument_number = || {
-            self.commands
-                .iter()
-                .rev()
-                .find(|c| c["command"] == json!(answers))
-                .and_then(|c| c["argument"].as_str())
-                .and_then(|a| a.split_whitespace().next())
-                .and_then(|n| n.parse::<u64>().ok())
-        };
+        let argument_number = self
+            .lists()
+            .commands
+            .iter()
+            .rev()
+            .find(|c| c["command"] == json!(answers))
+            .and_then(|c| c["argument"].as_str())
+            .and_then(|a| a.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok());
         match answers.as_str() {
             "LIST" | "UIDL" => {
                 for (listing, _) in items.iter().filter(|(i, _)| i.field == Field::PopListing) {
@@ -316,10 +376,20 @@ impl Record {
                     self.merge_listing(entry);
                 }
             }
-            "RETR" => self.retrieved.extend(argument_number()),
-            "DELE" => self.deleted.extend(argument_number()),
+            "RETR" => {
+                if let Some(n) = argument_number {
+                    let l = self.lists();
+                    push_bounded(&mut l.retrieved, n, &mut l.omitted, "retrieved");
+                }
+            }
+            "DELE" => {
+                if let Some(n) = argument_number {
+                    let l = self.lists();
+                    push_bounded(&mut l.deleted, n, &mut l.omitted, "deleted");
+                }
+            }
             "RSET" => {
-                self.deleted.clear();
+                self.lists().deleted.clear();
                 self.reset = true;
             }
             "QUIT" => self.committed = text(items, Field::PopState).as_deref() == Some("update"),
@@ -330,7 +400,8 @@ impl Record {
     /// A LIST line and a UIDL line of the same message become one entry.
     fn merge_listing(&mut self, entry: Map<String, Json>) {
         let number = entry.get("number").cloned();
-        match self
+        let l = self.lists();
+        match l
             .listed
             .iter_mut()
             .find(|l| number.is_some() && l.get("number") == number.as_ref())
@@ -340,83 +411,83 @@ impl Record {
                     obj.extend(entry);
                 }
             }
-            None => self.listed.push(Json::Object(entry)),
+            None => {
+                push_bounded(&mut l.listed, Json::Object(entry), &mut l.omitted, "listed");
+            }
         }
     }
 }
 
-/// One record per connection of `report`, read from `file`.
+/// One record per connection of `report`, read from `file`, in the order
+/// the connections ended.
 pub fn records(report: &Report, file: &str) -> Vec<Json> {
-    let mut built: Vec<Record> = report
-        .connections
-        .iter()
-        .map(|_| Record::default())
-        .collect();
-    for (id, pdu) in report.pdus() {
-        let protocol = report.connections[id - 1].protocol;
-        built[id - 1].pdu(protocol, pdu);
-    }
-    report
-        .connections
-        .iter()
-        .zip(built)
-        .filter(|(c, _)| !report.hidden.contains(&c.id))
-        .map(|(c, r)| record(c, r, file))
-        .collect()
+    let mut writer = Writer::new(Form::Records, file, Filter::default(), std::io::sink());
+    writer.replay(report);
+    writer.into_records()
 }
 
-fn record(c: &ConnectionInfo, mut r: Record, file: &str) -> Json {
-    if c.implicit_tls {
-        r.tls =
-            Some(json!({"kind": "implicit", "frame": c.first_frame, "decrypted": c.tls_decrypted}));
-    } else if let Some(tls) = r.tls.as_mut() {
-        tls["decrypted"] = json!(c.tls_decrypted);
+impl Record {
+    /// Whether the connection carried a login.
+    pub fn has_login(&self) -> bool {
+        self.lists.as_ref().is_some_and(|l| !l.auth.is_empty())
     }
-    let mut out = json!({
-        "file": file,
-        "connection": c.id,
-        "protocol": match c.protocol { Protocol::Smtp => "smtp", Protocol::Pop3 => "pop3" },
-        "detected_by": c.detected_by.name(),
-        "client": endpoint(&c.client),
-        "server": endpoint(&c.server),
-        "start": c.first_ts.rfc3339(),
-        "end": c.last_ts.rfc3339(),
-        "start_epoch": c.first_ts.epoch(),
-        "end_epoch": c.last_ts.epoch(),
-        "first_frame": c.first_frame,
-        "last_frame": c.last_frame,
-        "greeting": r.greeting,
-        "capabilities": r.capabilities,
-        "tls": r.tls,
-        "auth": r.auth,
-        "messages": r.messages,
-        "state": r.state,
-        "anomalies": r.anomalies,
-        "anomaly_count": r.anomaly_count,
-    });
-    match c.protocol {
-        Protocol::Smtp => {
-            out["helo"] = json!(r.helo);
-            out["transactions"] = json!(r.transactions);
+
+    /// The record of connection `c`, read from `file`.
+    pub fn finish(mut self, c: &ConnectionInfo, file: &str) -> Json {
+        let mut l = self.lists.take().map(|l| *l).unwrap_or_default();
+        if c.implicit_tls {
+            l.tls = Some(
+                json!({"kind": "implicit", "frame": c.first_frame, "decrypted": c.tls_decrypted}),
+            );
+        } else if let Some(tls) = l.tls.as_mut() {
+            tls["decrypted"] = json!(c.tls_decrypted);
         }
-        Protocol::Pop3 => {
-            out["commands"] = json!(r.commands);
-            out["listed"] = json!(r.listed);
-            out["retrieved"] = json!(r.retrieved);
-            out["deleted"] = json!(r.deleted);
-            out["reset"] = json!(r.reset);
-            out["committed"] = json!(r.committed);
+        let r = self;
+        let mut out = json!({
+            "file": file,
+            "connection": c.id,
+            "protocol": match c.protocol { Protocol::Smtp => "smtp", Protocol::Pop3 => "pop3" },
+            "detected_by": c.detected_by.name(),
+            "client": endpoint(&c.client),
+            "server": endpoint(&c.server),
+            "start": c.first_ts.rfc3339(),
+            "end": c.last_ts.rfc3339(),
+            "start_epoch": c.first_ts.epoch(),
+            "end_epoch": c.last_ts.epoch(),
+            "first_frame": c.first_frame,
+            "last_frame": c.last_frame,
+            "ended": c.end.map(|e| e.name()),
+            "greeting": r.greeting,
+            "capabilities": r.capabilities,
+            "tls": l.tls,
+            "auth": l.auth,
+            "messages": l.messages,
+            "state": r.state,
+            "anomalies": l.anomalies,
+            "anomaly_count": r.anomaly_count,
+            "omitted": l.omitted,
+        });
+        match c.protocol {
+            Protocol::Smtp => {
+                out["helo"] = json!(r.helo);
+                out["transactions"] = json!(l.transactions);
+            }
+            Protocol::Pop3 => {
+                out["commands"] = json!(l.commands);
+                out["listed"] = json!(l.listed);
+                out["retrieved"] = json!(l.retrieved);
+                out["deleted"] = json!(l.deleted);
+                out["reset"] = json!(r.reset);
+                out["committed"] = json!(r.committed);
+            }
         }
+        out
     }
-    out
 }
 
 /// The records as JSON lines.
 pub fn json_lines(report: &Report, file: &str) -> String {
-    let mut out = String::new();
-    for record in records(report, file) {
-        out.push_str(&record.to_string());
-        out.push('\n');
-    }
-    out
+    let mut writer = Writer::new(Form::Sessions, file, Filter::default(), Vec::new());
+    writer.replay(report);
+    writer.into_string()
 }

@@ -1065,3 +1065,88 @@ fn tls_key_log_decryption_in_the_harness_matches_tshark() {
         assert_same(&capture, ours, pdml(&capture, &["-o", &keylog]));
     }
 }
+
+/// Builds a hostile capture with `scripts/make-hostile.py`.
+fn hostile(kind: &str, size: u64) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mailscope-hostile-tshark-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{kind}-{size}.pcap"));
+    let status = std::process::Command::new("python3")
+        .arg(common::root().join("scripts/make-hostile.py"))
+        .args([kind, &size.to_string()])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("python3 runs the generator");
+    assert!(status.success());
+    path
+}
+
+/// Frames of `capture` that match `filter`, over both passes.
+fn frames_matching(capture: &Path, filter: &str) -> Vec<String> {
+    let out = tshark().on(
+        capture,
+        &["-2", "-Y", filter, "-T", "fields", "-e", "frame.number"],
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    out.stdout.lines().map(str::to_string).collect()
+}
+
+/// The hostile streams in tshark: no dissector bug (a listing that never
+/// ends once put more than a million items in a tree), a handful of
+/// expert infos, and the logins and mail around the hostile part.
+#[test]
+fn hostile_streams_stay_bounded_in_tshark() {
+    let cases = [
+        (
+            "endless-list",
+            4,
+            "mail.expert.truncated",
+            2,
+            "before,after",
+        ),
+        (
+            "pipelined-rcpt",
+            20_000,
+            "mail.expert.violation",
+            1,
+            "before",
+        ),
+        ("garbage", 4, "mail.expert.unknown_command", 2, "before"),
+    ];
+    for (kind, size, expert, most, users) in cases {
+        let capture = hostile(kind, size);
+        let out = tshark().on(&capture, &["-V"]);
+        assert_eq!(out.status, 0, "{kind}: {}", out.stderr);
+        for line in out.stdout.lines() {
+            assert!(!line.contains("Dissector bug"), "{kind}: {line}");
+            assert!(!line.contains("[Malformed Packet"), "{kind}: {line}");
+        }
+        let flagged = frames_matching(&capture, expert);
+        assert!(
+            (1..=most).contains(&flagged.len()),
+            "{kind}: {expert} in frames {flagged:?}"
+        );
+        let logins = tshark().on(
+            &capture,
+            &[
+                "-T",
+                "fields",
+                "-e",
+                "mail.auth.username",
+                "-Y",
+                "mail.auth.username",
+            ],
+        );
+        // The user shows on each PDU of a login (USER, PASS, the answer).
+        let mut seen: Vec<_> = logins.stdout.lines().collect();
+        seen.dedup();
+        assert_eq!(seen.join(","), users, "{kind}");
+    }
+    let garbage = hostile("garbage", 4);
+    let subject = tshark().on(
+        &garbage,
+        &["-T", "fields", "-e", "mail.msg.subject", "-Y", "mail.msg"],
+    );
+    assert_eq!(subject.stdout, "after the garbage\n");
+}

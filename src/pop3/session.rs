@@ -50,8 +50,10 @@ pub struct Pop3 {
     /// The name sent with USER, for the PASS that follows.
     pub(super) user: Option<String>,
     /// A USER/PASS or APOP login awaiting the server's answer.
-    pub(super) login: Option<Credential>,
-    pub(super) auth: Option<Exchange>,
+    pub(super) login: Option<Box<Credential>>,
+    pub(super) auth: Option<Box<Exchange>>,
+    /// Client lines that are no command at all, flagged once per run.
+    pub(super) not_commands: crate::text::NotCommands,
     /// Dropping an over-long multi-line block up to its terminating dot.
     pub(super) discard_block: bool,
     /// Frame in which the block being received began, for its message.
@@ -79,6 +81,7 @@ impl Pop3 {
             user: None,
             login: None,
             auth: None,
+            not_commands: Default::default(),
             discard_block: false,
             block_first_frame: None,
         }
@@ -157,7 +160,7 @@ impl Pop3 {
         let mut pdu = next_client_line(&mut self.bufs[0], self.limits.max_line, frame)?;
         if self.client == ClientMode::Auth && !command_during_sasl(&pdu.bytes, KNOWN_VERBS) {
             let state = self.state_item(strip_eol(&pdu.bytes).len());
-            sasl::client_line(self.auth.as_mut(), &mut pdu, state);
+            sasl::client_line(self.auth.as_deref_mut(), &mut pdu, state);
         } else {
             if self.client == ClientMode::Auth {
                 self.client = ClientMode::Command;
@@ -177,7 +180,14 @@ impl Pop3 {
 
     /// One command line: typed by `command::parse`, then applied to the session.
     fn command(&mut self, pdu: &mut Pdu) {
-        let line = command::parse(strip_eol(&pdu.bytes));
+        let mut line = command::parse(strip_eol(&pdu.bytes));
+        let unknown = line
+            .problems
+            .iter()
+            .any(|p| p.expert == Expert::UnknownCommand);
+        let binary = crate::text::binary_line(&line.verb, &pdu.bytes);
+        self.not_commands
+            .line(unknown, binary, &mut line.problems, pdu);
         pdu.info = info_line(Direction::ToServer, &lossy(strip_eol(&pdu.bytes)));
         let mut request = tree::request(&line, self.state_name());
         crate::text::report(pdu, &line.problems);
@@ -232,7 +242,7 @@ impl Pop3 {
                     "USER/PASS credentials in clear text",
                 );
                 pdu.credential = Some(credential.clone());
-                self.login = Some(credential);
+                self.login = Some(Box::new(credential));
                 Some(tree::pass(line, self.user.as_deref(), password))
             }
             Command::Apop { login } => {
@@ -245,7 +255,7 @@ impl Pop3 {
                         ..Credential::default()
                     };
                     pdu.credential = Some(credential.clone());
-                    self.login = Some(credential);
+                    self.login = Some(Box::new(credential));
                 }
                 if self.timestamp.is_none() {
                     pdu.anomaly(
@@ -275,7 +285,7 @@ impl Pop3 {
                         exchange.mechanism(),
                     )),
                 }
-                self.auth = Some(exchange);
+                self.auth = Some(Box::new(exchange));
                 self.client = ClientMode::Auth;
                 Some(auth)
             }

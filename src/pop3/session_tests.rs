@@ -213,3 +213,21 @@ fn a_listing_that_never_ends_is_cut_and_shown_and_long_listings_are_bounded() {
     let (pdus, _) = pop3.feed(S, b"+OK 2 320\r\n", frame + 2);
     assert_eq!(values(&pdus, Field::PopMessageCount), ["2"]);
 }
+
+#[test]
+fn binary_lines_are_flagged_once_per_run_and_counted() {
+    let garbage = "\u{1}\u{2}\r\n".repeat(300);
+    let pdus = run(&[(S, "+OK ready\r\n"), (C, &garbage), (C, "USER alice\r\n")]);
+    let flagged: Vec<_> = pdus
+        .iter()
+        .flat_map(|p| &p.anomalies)
+        .filter(|a| a.expert == Expert::UnknownCommand)
+        .map(|a| a.message.as_str())
+        .collect();
+    assert_eq!(flagged.len(), 2, "{flagged:?}");
+    assert_eq!(
+        flagged[1],
+        "the 300 lines (1200 bytes) before this one were no commands; only the first was flagged"
+    );
+    assert_eq!(values(&pdus, Field::PopCommand).last().unwrap(), "USER");
+}

@@ -48,7 +48,9 @@ pub struct Smtp {
     pub(super) pending: VecDeque<Answered>,
     /// More commands than `max_pending` are unanswered (said once per run).
     pub(super) pending_overflow: bool,
-    pub(super) auth: Option<Exchange>,
+    pub(super) auth: Option<Box<Exchange>>,
+    /// Client lines that are no command at all, flagged once per run.
+    pub(super) not_commands: crate::text::NotCommands,
     pub(super) greeted: bool,
     pub(super) quit: bool,
     pub(super) transaction: u32,
@@ -75,6 +77,7 @@ impl Smtp {
             pending: VecDeque::new(),
             pending_overflow: false,
             auth: None,
+            not_commands: Default::default(),
             greeted: false,
             quit: false,
             transaction: 0,
@@ -196,7 +199,7 @@ impl Smtp {
                     );
                 } else if self.client == ClientMode::Auth {
                     let state = self.state_item(strip_eol(&pdu.bytes).len());
-                    sasl::client_line(self.auth.as_mut(), &mut pdu, state);
+                    sasl::client_line(self.auth.as_deref_mut(), &mut pdu, state);
                 } else {
                     self.command(&mut pdu);
                 }
@@ -232,7 +235,14 @@ impl Smtp {
 
     /// One command line: typed by `command::parse`, then applied to the session.
     fn command(&mut self, pdu: &mut Pdu) {
-        let line = command::parse(strip_eol(&pdu.bytes));
+        let mut line = command::parse(strip_eol(&pdu.bytes));
+        let unknown = line
+            .problems
+            .iter()
+            .any(|p| p.expert == Expert::UnknownCommand);
+        let binary = crate::text::binary_line(&line.verb, &pdu.bytes);
+        self.not_commands
+            .line(unknown, binary, &mut line.problems, pdu);
         pdu.info = info_line(
             Direction::ToServer,
             &crate::text::lossy(strip_eol(&pdu.bytes)),
@@ -332,7 +342,7 @@ impl Smtp {
                 exchange.mechanism(),
             )),
         }
-        self.auth = Some(exchange);
+        self.auth = Some(Box::new(exchange));
         self.client = ClientMode::Auth;
         auth
     }

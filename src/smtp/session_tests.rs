@@ -189,3 +189,37 @@ fn each_pdu_shows_the_state_it_left_even_when_replies_are_pipelined() {
         ]
     );
 }
+
+#[test]
+fn binary_lines_are_flagged_once_per_run_and_counted() {
+    let mut garbage = String::new();
+    for i in 0..500 {
+        garbage.push_str(&format!("\u{1}\u{7f}{i}\u{2}\r\n"));
+    }
+    let pdus = run(&[
+        (S, "220 mx ESMTP\r\n"),
+        (C, "XYZZY\r\n"),
+        (C, &garbage),
+        (C, "RSET\r\n"),
+        (C, "\u{1}\r\n"),
+        (C, "NOOP\r\n"),
+    ]);
+    let flagged: Vec<_> = pdus
+        .iter()
+        .flat_map(|p| &p.anomalies)
+        .filter(|a| a.expert == Expert::UnknownCommand)
+        .map(|a| a.message.as_str())
+        .collect();
+    assert_eq!(
+        flagged,
+        [
+            "unknown SMTP command \"XYZZY\"",
+            "client sent a line that is not an SMTP command",
+            "the 500 lines (3890 bytes) before this one were no commands; only the first was flagged",
+            "client sent a line that is not an SMTP command",
+        ]
+    );
+    // Every line is still a PDU of its own, and the commands after are read.
+    assert_eq!(pdus.iter().filter(|p| p.direction == C).count(), 504);
+    assert_eq!(values(&pdus, Field::SmtpCommand).last().unwrap(), "NOOP");
+}

@@ -11,7 +11,7 @@ mod tls;
 pub(crate) use dot::{find_end_of_data, unstuff};
 pub(crate) use framing::{lossy, strip_eol, StreamBuf};
 pub(crate) use info::{info_line, sasl_info};
-pub(crate) use spanned::report;
+pub(crate) use spanned::{binary_line, report, NotCommands};
 pub use spanned::{Problem, Spanned, VerbLine};
 pub(crate) use tls::TlsSwitch;
 

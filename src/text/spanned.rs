@@ -79,3 +79,63 @@ pub(crate) fn report<'a>(pdu: &mut Pdu, problems: impl IntoIterator<Item = &'a P
         );
     }
 }
+
+/// Runs of client lines that are no command at all (binary data on a mail
+/// port, another protocol spoken to it): the first line of a run is
+/// flagged, the rest (and unknown words among them, which random bytes
+/// make) are counted, and the command that ends the run says how many there
+/// were. Two expert infos per run, not one per line.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NotCommands {
+    lines: u64,
+    bytes: u64,
+}
+
+impl NotCommands {
+    /// One client line: `unknown` when its verb is no command, `binary`
+    /// when the line is no text either (see [`binary_line`]).
+    pub(crate) fn line(
+        &mut self,
+        unknown: bool,
+        binary: bool,
+        problems: &mut Vec<Problem>,
+        pdu: &mut Pdu,
+    ) {
+        if unknown && (binary || self.lines > 0) {
+            self.lines += 1;
+            self.bytes += pdu.bytes.len() as u64;
+            if self.lines > 1 {
+                problems.retain(|p| p.expert != Expert::UnknownCommand);
+            }
+            return;
+        }
+        if self.lines > 1 {
+            let len = pdu.bytes.len();
+            pdu.anomaly(
+                Expert::UnknownCommand,
+                0,
+                len,
+                format!(
+                    "the {} lines ({} bytes) before this one were no commands; only the first was flagged",
+                    self.lines, self.bytes
+                ),
+            );
+        }
+        self.lines = 0;
+        self.bytes = 0;
+    }
+}
+
+/// Whether a client line is no text command at all: its verb is no word (an
+/// empty line, binary data), or the line holds control bytes or is not UTF-8.
+pub(crate) fn binary_line(verb: &str, line: &[u8]) -> bool {
+    let word = !verb.is_empty()
+        && verb
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let text = std::str::from_utf8(line).is_ok_and(|t| {
+        !t.bytes()
+            .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f)
+    });
+    !word || !text
+}

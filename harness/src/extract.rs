@@ -2,7 +2,7 @@
 //! under its decoded name, and `manifest.json` tying each file to where it
 //! came from.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use mailscope::mime::export::{message_file_name, safe_name, UniqueNames};
@@ -52,8 +52,9 @@ pub struct Extractor {
     dir: PathBuf,
     options: MimeOptions,
     names: UniqueNames,
-    /// The manifest's entries: a few hundred bytes per file written.
-    entries: Vec<Json>,
+    /// `manifest.json`, written an entry at a time.
+    manifest: io::BufWriter<std::fs::File>,
+    entries: usize,
     messages: usize,
 }
 
@@ -63,6 +64,8 @@ impl Extractor {
         std::fs::create_dir_all(dir)?;
         let mut names = UniqueNames::default();
         names.take("manifest.json");
+        let mut manifest = io::BufWriter::new(std::fs::File::create(dir.join("manifest.json"))?);
+        manifest.write_all(b"{\n  \"files\": [")?;
         Ok(Extractor {
             dir: dir.to_path_buf(),
             options: MimeOptions {
@@ -70,7 +73,8 @@ impl Extractor {
                 keep_bodies: true,
             },
             names,
-            entries: Vec::new(),
+            manifest,
+            entries: 0,
             messages: 0,
         })
     }
@@ -107,7 +111,7 @@ impl Extractor {
         entry["sha256"] = json!(decoded.sha256);
         entry["subject"] = json!(decoded.subject.as_ref().map(|s| &s.value));
         entry["message_id"] = json!(decoded.message_id.as_ref().map(|s| &s.value));
-        self.entries.push(entry);
+        self.entry(&entry)?;
         for part in decoded
             .parts
             .iter()
@@ -126,16 +130,37 @@ impl Extractor {
             entry["content_type"] = json!(part.content_type);
             entry["size"] = json!(part.size);
             entry["sha256"] = json!(part.sha256);
-            self.entries.push(entry);
+            self.entry(&entry)?;
         }
         Ok(written)
     }
 
-    /// Writes `manifest.json`.
-    pub fn finish(self) -> io::Result<()> {
-        let manifest = serde_json::to_string_pretty(&json!({ "files": self.entries }))
-            .map_err(io::Error::other)?;
-        std::fs::write(self.dir.join("manifest.json"), manifest + "\n")
+    /// Adds one entry to the manifest, laid out as `serde_json`'s pretty
+    /// printer lays out the whole.
+    fn entry(&mut self, entry: &Json) -> io::Result<()> {
+        let text = serde_json::to_string_pretty(entry).map_err(io::Error::other)?;
+        let separator: &[u8] = if self.entries == 0 { b"\n" } else { b",\n" };
+        self.manifest.write_all(separator)?;
+        for (i, line) in text.lines().enumerate() {
+            if i > 0 {
+                self.manifest.write_all(b"\n")?;
+            }
+            self.manifest.write_all(b"    ")?;
+            self.manifest.write_all(line.as_bytes())?;
+        }
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// Ends `manifest.json`.
+    pub fn finish(mut self) -> io::Result<()> {
+        let end: &[u8] = if self.entries == 0 {
+            b"]\n}\n"
+        } else {
+            b"\n  ]\n}\n"
+        };
+        self.manifest.write_all(end)?;
+        self.manifest.flush()
     }
 }
 

@@ -22,6 +22,11 @@ use mailscope_harness::filter::Filter;
 use mailscope_harness::writer::{Form, Writer};
 use mailscope_harness::{analyze_into, Options};
 
+// The analysis allocates many small short-lived objects (items, PDUs):
+// mimalloc's thread-local free lists cut the time they take.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Progress is shown for captures at least this large, when stderr is a terminal.
 const PROGRESS_MIN_BYTES: u64 = 8 * 1024 * 1024;
 

@@ -352,8 +352,13 @@ fn extract_writes_messages_and_attachments_under_decoded_names_with_a_manifest()
         "{stdout}"
     );
 
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // Written an entry at a time, laid out as a pretty-printed whole.
+    assert_eq!(
+        text,
+        serde_json::to_string_pretty(&manifest).unwrap() + "\n"
+    );
     let files = manifest["files"].as_array().unwrap();
     assert_eq!(files.len(), 8);
     let pdf_entry = files

@@ -259,6 +259,7 @@ pub extern "C" fn mailscope_reset() {
     let mut registry = registry();
     registry.connections.clear();
     registry.results.clear();
+    *INTERNED.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
 
 /// A new connection of protocol `code`. It lives until `mailscope_reset`.
@@ -284,7 +285,10 @@ fn register(connection: Connection) -> *mut PluginConnection {
     ptr
 }
 
-/// A result and the storage its pointers point into.
+/// A result and the storage its pointers point into: the views C reads,
+/// the strings and the bytes they point to, and nothing else of the
+/// analysis (a frame's result is kept until the file is closed, for every
+/// re-dissection).
 #[repr(C)]
 struct OwnedResult {
     view: MsResult,
@@ -294,15 +298,54 @@ struct OwnedResult {
     anomalies: Vec<Vec<MsAnomaly>>,
     strings: Vec<CString>,
     taps: Vec<MsTap>,
-    pdus: Vec<Pdu>,
+    /// Each PDU's bytes and its message's, which `MsPdu::bytes` and
+    /// `MsPdu::message` point into.
+    buffers: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
+
+/// What most segments give: nothing to show. One shared result for them
+/// all instead of one allocation per frame.
+struct EmptyResult(MsResult);
+
+// SAFETY: its pointers are all null and it is never written.
+unsafe impl Sync for EmptyResult {}
+
+static EMPTY_RESULT: EmptyResult = EmptyResult(MsResult {
+    pdus: std::ptr::null(),
+    pdu_count: 0,
+    encrypted: false,
+    has_stream_offset: false,
+    stream_offset: 0,
+    internal_error: std::ptr::null(),
+    taps: std::ptr::null(),
+    tap_count: 0,
+});
 
 // SAFETY: the raw pointers in the views point only into heap storage owned by
 // the same `OwnedResult` (its Vecs, CStrings and PDUs), which moves with it.
 unsafe impl Send for OwnedResult {}
 
+/// Short texts that recur (states, verbs, labels, field values) are kept
+/// once for the whole file, until `mailscope_reset`.
+const INTERNED_MAX: usize = 48;
+
+static INTERNED: Mutex<Option<std::collections::HashMap<Box<str>, CString>>> = Mutex::new(None);
+
 fn c_text(strings: &mut Vec<CString>, text: &str) -> *const c_char {
-    let owned = CString::new(text.replace('\0', "\\0")).unwrap_or_default();
+    let c_string = || CString::new(text.replace('\0', "\\0")).unwrap_or_default();
+    if text.len() <= INTERNED_MAX {
+        let mut interned = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
+        let table = interned.get_or_insert_with(Default::default);
+        if let Some(existing) = table.get(text) {
+            return existing.as_ptr();
+        }
+        let owned = c_string();
+        // A CString's bytes stay where they are when the table grows.
+        let ptr = owned.as_ptr();
+        table.insert(text.into(), owned);
+        return ptr;
+    }
+    let owned = c_string();
     let ptr = owned.as_ptr();
     strings.push(owned);
     ptr
@@ -332,7 +375,7 @@ fn build_result(
         anomalies: Vec::new(),
         strings: Vec::new(),
         taps: Vec::new(),
-        pdus,
+        buffers: Vec::with_capacity(pdus.len()),
     });
     let OwnedResult {
         view,
@@ -342,7 +385,7 @@ fn build_result(
         anomalies,
         strings,
         taps: tap_views,
-        pdus,
+        buffers,
     } = &mut *owned;
     for tap in taps {
         tap_views.push(MsTap {
@@ -357,13 +400,15 @@ fn build_result(
     if let Some(error) = error {
         view.internal_error = c_text(strings, &error);
     }
-    for pdu in pdus.iter() {
-        let (view, item_views, message_views, anomaly_views) = pdu_view(pdu, strings);
+    for pdu in pdus {
+        let (view, item_views, message_views, anomaly_views) = pdu_view(&pdu, strings);
         pdu_views.push(view);
         // Moving a Vec moves its handle, not its heap buffer: the pointers stay valid.
         items.push(item_views);
         message_items.push(message_views);
         anomalies.push(anomaly_views);
+        // The rest of the PDU (its items, decoded message, credential) is in the views now.
+        buffers.push((pdu.bytes, pdu.message.map(|m| m.content)));
     }
     view.pdus = pdu_views.as_ptr();
     view.pdu_count = pdu_views.len() as u32;
@@ -478,6 +523,10 @@ fn pdu_view(
 }
 
 fn keep(result: Box<OwnedResult>) -> *const MsResult {
+    let view = &result.view;
+    if view.pdu_count == 0 && view.tap_count == 0 && view.internal_error.is_null() {
+        return &EMPTY_RESULT.0;
+    }
     let ptr: *const MsResult = &result.view;
     registry().results.push(result);
     ptr

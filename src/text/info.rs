@@ -3,30 +3,47 @@
 use crate::item::Direction;
 
 /// Info column text for a line: at most 120 characters of it, runs of
-/// blanks written as one space.
+/// blanks written as one space, control characters escaped. Only as much of
+/// the line is read as is shown.
 pub(crate) fn info_line(direction: Direction, line: &str) -> String {
-    let line = crate::item::escape_controls(&single_spaced(line));
-    let mut text: String = line.chars().take(120).collect();
-    if line.chars().count() > 120 {
-        text.push_str("...");
-    }
-    format!("{}: {}", direction.info_prefix(), text)
-}
-
-/// `text` with each run of spaces and tabs written as one space.
-fn single_spaced(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    const SHOWN: usize = 120;
+    let prefix = direction.info_prefix();
+    let mut out = String::with_capacity(prefix.len() + 2 + SHOWN + 8);
+    out.push_str(prefix);
+    out.push_str(": ");
+    let start = out.len();
+    let mut count = 0;
     let mut blank = false;
-    for ch in text.chars() {
-        if ch == ' ' || ch == '\t' {
-            if !blank {
-                out.push(' ');
-            }
-            blank = true;
-        } else {
-            out.push(ch);
-            blank = false;
+    let mut cut = false;
+    for ch in line.chars() {
+        let is_blank = ch == ' ' || ch == '\t';
+        if is_blank && blank {
+            continue;
         }
+        blank = is_blank;
+        let before = out.len();
+        match ch {
+            ' ' | '\t' => out.push(' '),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+        count += out[before..].chars().count();
+        if count > SHOWN {
+            cut = true;
+            break;
+        }
+    }
+    if cut {
+        let end = out[start..]
+            .char_indices()
+            .nth(SHOWN)
+            .map_or(out.len(), |(i, _)| start + i);
+        out.truncate(end);
+        out.push_str("...");
     }
     out
 }
@@ -62,5 +79,55 @@ mod tests {
             sasl_info(Some("\u{1}\u{2}"), "NTLM challenge"),
             "(NTLM challenge)"
         );
+    }
+
+    /// What the Info text is defined as: the whole line single-spaced and
+    /// escaped, then cut; `info_line` reads only what it shows.
+    fn reference(direction: Direction, line: &str) -> String {
+        let mut spaced = String::new();
+        let mut blank = false;
+        for ch in line.chars() {
+            if ch == ' ' || ch == '\t' {
+                if !blank {
+                    spaced.push(' ');
+                }
+                blank = true;
+            } else {
+                spaced.push(ch);
+                blank = false;
+            }
+        }
+        let line = crate::item::escape_controls(&spaced);
+        let mut text: String = line.chars().take(120).collect();
+        if line.chars().count() > 120 {
+            text.push_str("...");
+        }
+        format!("{}: {}", direction.info_prefix(), text)
+    }
+
+    #[test]
+    fn reading_only_what_is_shown_gives_the_same_text() {
+        let pieces = [
+            "a", " ", "\t", "\u{1}", "\0", "é", "漢", "\u{7f}", "xyz", "  ",
+        ];
+        let mut state = 7u64;
+        for _ in 0..5000 {
+            let mut line = String::new();
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (state >> 33) % 200;
+            for _ in 0..len {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                line.push_str(pieces[((state >> 33) % pieces.len() as u64) as usize]);
+            }
+            assert_eq!(
+                info_line(Direction::ToServer, &line),
+                reference(Direction::ToServer, &line),
+                "{line:?}"
+            );
+        }
     }
 }

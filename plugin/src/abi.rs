@@ -150,10 +150,11 @@ pub struct MsItem {
     /// Index into the field table.
     pub field: u16,
     pub depth: u16,
-    pub kind: MsItemKind,
     /// Span within the PDU's bytes.
     pub offset: u32,
     pub len: u32,
+    /// (After the spans, so that the item packs into 32 bytes.)
+    pub kind: MsItemKind,
     /// The text of a `String` item, else null.
     pub text: *const c_char,
     /// The value of a `UInt` or `Bool` item.

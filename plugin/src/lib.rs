@@ -288,14 +288,14 @@ fn register(connection: Connection) -> *mut PluginConnection {
 /// A result and the storage its pointers point into: the views C reads,
 /// the strings and the bytes they point to, and nothing else of the
 /// analysis (a frame's result is kept until the file is closed, for every
-/// re-dissection).
+/// re-dissection). The items and anomalies of all its PDUs are in one array
+/// each, every PDU pointing at its run.
 #[repr(C)]
 struct OwnedResult {
     view: MsResult,
     pdu_views: Vec<MsPdu>,
-    items: Vec<Vec<MsItem>>,
-    message_items: Vec<Vec<MsItem>>,
-    anomalies: Vec<Vec<MsAnomaly>>,
+    items: Vec<MsItem>,
+    anomalies: Vec<MsAnomaly>,
     strings: Vec<CString>,
     taps: Vec<MsTap>,
     /// Each PDU's bytes and its message's, which `MsPdu::bytes` and
@@ -325,15 +325,20 @@ static EMPTY_RESULT: EmptyResult = EmptyResult(MsResult {
 // the same `OwnedResult` (its Vecs, CStrings and PDUs), which moves with it.
 unsafe impl Send for OwnedResult {}
 
-/// Short texts that recur (states, verbs, labels, field values) are kept
-/// once for the whole file, until `mailscope_reset`.
-const INTERNED_MAX: usize = 48;
+/// Short texts, which mostly recur (states, verbs, labels, reply codes'
+/// texts), are kept once for the whole file, until `mailscope_reset`;
+/// longer ones (addresses, Info lines) are mostly unique and kept with
+/// their frame.
+const INTERNED_MAX: usize = 16;
 
 static INTERNED: Mutex<Option<std::collections::HashMap<Box<str>, CString>>> = Mutex::new(None);
 
 fn c_text(strings: &mut Vec<CString>, text: &str) -> *const c_char {
+    if text.len() > INTERNED_MAX {
+        return c_text_owned(strings, text);
+    }
     let c_string = || CString::new(text.replace('\0', "\\0")).unwrap_or_default();
-    if text.len() <= INTERNED_MAX {
+    {
         let mut interned = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
         let table = interned.get_or_insert_with(Default::default);
         if let Some(existing) = table.get(text) {
@@ -343,9 +348,13 @@ fn c_text(strings: &mut Vec<CString>, text: &str) -> *const c_char {
         // A CString's bytes stay where they are when the table grows.
         let ptr = owned.as_ptr();
         table.insert(text.into(), owned);
-        return ptr;
+        ptr
     }
-    let owned = c_string();
+}
+
+/// A text kept with its frame's result.
+fn c_text_owned(strings: &mut Vec<CString>, text: &str) -> *const c_char {
+    let owned = CString::new(text.replace('\0', "\\0")).unwrap_or_default();
     let ptr = owned.as_ptr();
     strings.push(owned);
     ptr
@@ -369,9 +378,8 @@ fn build_result(
             taps: std::ptr::null(),
             tap_count: 0,
         },
-        pdu_views: Vec::new(),
+        pdu_views: Vec::with_capacity(pdus.len()),
         items: Vec::new(),
-        message_items: Vec::new(),
         anomalies: Vec::new(),
         strings: Vec::new(),
         taps: Vec::new(),
@@ -381,7 +389,6 @@ fn build_result(
         view,
         pdu_views,
         items,
-        message_items,
         anomalies,
         strings,
         taps: tap_views,
@@ -400,19 +407,51 @@ fn build_result(
     if let Some(error) = error {
         view.internal_error = c_text(strings, &error);
     }
+    // Where each PDU's items, message items and anomalies start in the shared arrays.
+    let mut starts = Vec::with_capacity(pdus.len());
     for pdu in pdus {
-        let (view, item_views, message_views, anomaly_views) = pdu_view(&pdu, strings);
+        starts.push((items.len(), anomalies.len()));
+        let mut view = pdu_view(&pdu, strings, items, anomalies);
+        // The rest of the PDU (its items, decoded message, credential) is in
+        // the views now. A message carried as it is on the wire (no dot to
+        // unstuff) is shown from the PDU's own bytes rather than kept twice.
+        let mut content = pdu.message.map(|m| m.content);
+        if let Some(c) = &content {
+            if let Some(at) = subslice_at(&pdu.bytes, c) {
+                view.message = pdu.bytes[at..].as_ptr();
+                content = None;
+            }
+        }
         pdu_views.push(view);
         // Moving a Vec moves its handle, not its heap buffer: the pointers stay valid.
-        items.push(item_views);
-        message_items.push(message_views);
-        anomalies.push(anomaly_views);
-        // The rest of the PDU (its items, decoded message, credential) is in the views now.
-        buffers.push((pdu.bytes, pdu.message.map(|m| m.content)));
+        buffers.push((pdu.bytes, content));
+    }
+    items.shrink_to_fit();
+    anomalies.shrink_to_fit();
+    strings.shrink_to_fit();
+    // The arrays are complete and no longer move: point each PDU at its runs.
+    for (view, (item_start, anomaly_start)) in pdu_views.iter_mut().zip(starts) {
+        view.items = items[item_start..].as_ptr();
+        let message_start = item_start + view.item_count as usize;
+        view.message_items = items[message_start..].as_ptr();
+        view.anomalies = anomalies[anomaly_start..].as_ptr();
     }
     view.pdus = pdu_views.as_ptr();
     view.pdu_count = pdu_views.len() as u32;
     owned
+}
+
+/// Where `part` sits in `whole`, if it is the rest of its first line or
+/// all of it (a message after a POP3 status line, or SMTP content before
+/// its final dot).
+fn subslice_at(whole: &[u8], part: &[u8]) -> Option<usize> {
+    if part.is_empty() {
+        return None;
+    }
+    let after_first_line = whole.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+    [0, after_first_line]
+        .into_iter()
+        .find(|&at| whole.get(at..at + part.len()) == Some(part))
 }
 
 /// A PDU's one-line label for the tree: its direction and what it is
@@ -441,58 +480,61 @@ fn label(pdu: &Pdu) -> String {
 }
 
 /// Items as C reads them, spans clamped to the `len` bytes they point into.
-fn item_views(items: Vec<(&Item, usize)>, len: usize, strings: &mut Vec<CString>) -> Vec<MsItem> {
-    items
-        .into_iter()
-        .map(|(item, depth)| {
-            let offset = item.offset.min(len);
-            let (text, number) = match &item.value {
-                Value::Str(s) => (c_text(strings, s), 0),
-                Value::UInt(n) => (std::ptr::null(), *n),
-                Value::Bool(b) => (std::ptr::null(), u64::from(*b)),
-                Value::None => (std::ptr::null(), 0),
-            };
-            MsItem {
-                field: item.field as u16,
-                depth: depth as u16,
-                kind: item.field.kind().into(),
-                offset: offset as u32,
-                len: item.len.min(len - offset) as u32,
-                text,
-                number,
-            }
-        })
-        .collect()
+fn item_views<'a>(
+    items: Vec<(&'a Item, usize)>,
+    len: usize,
+    strings: &'a mut Vec<CString>,
+) -> impl Iterator<Item = MsItem> + 'a {
+    items.into_iter().map(move |(item, depth)| {
+        let offset = item.offset.min(len);
+        let (text, number) = match &item.value {
+            Value::Str(s) => (c_text(strings, s), 0),
+            Value::UInt(n) => (std::ptr::null(), *n),
+            Value::Bool(b) => (std::ptr::null(), u64::from(*b)),
+            Value::None => (std::ptr::null(), 0),
+        };
+        MsItem {
+            field: item.field as u16,
+            depth: depth as u16,
+            kind: item.field.kind().into(),
+            offset: offset as u32,
+            len: item.len.min(len - offset) as u32,
+            text,
+            number,
+        }
+    })
 }
 
-/// One PDU as C reads it, with the item and anomaly arrays its pointers
-/// point into (the caller keeps them alive); spans are clamped to the bytes
-/// they point into (the PDU's, or its message's).
+/// One PDU as C reads it: its items (wire, then message) and anomalies are
+/// appended to `items` and `anomalies`, and its pointers to them are set by
+/// the caller once those arrays are complete; spans are clamped to the
+/// bytes they point into (the PDU's, or its message's).
 fn pdu_view(
     pdu: &Pdu,
     strings: &mut Vec<CString>,
-) -> (MsPdu, Vec<MsItem>, Vec<MsItem>, Vec<MsAnomaly>) {
+    items: &mut Vec<MsItem>,
+    anomalies: &mut Vec<MsAnomaly>,
+) -> MsPdu {
     let len = pdu.bytes.len();
     let clamp = |offset: usize, span: usize| {
         let offset = offset.min(len);
         (offset as u32, span.min(len - offset) as u32)
     };
-    let item_views_wire = item_views(pdu.flatten_wire(), len, strings);
+    let before = items.len();
+    items.extend(item_views(pdu.flatten_wire(), len, strings));
+    let item_count = items.len() - before;
     let message_len = pdu.message.as_ref().map_or(0, |m| m.content.len());
-    let message_views = item_views(pdu.flatten_message(), message_len, strings);
-    let anomaly_views: Vec<MsAnomaly> = pdu
-        .anomalies
-        .iter()
-        .map(|anomaly| {
-            let (offset, span) = clamp(anomaly.offset, anomaly.len);
-            MsAnomaly {
-                expert: anomaly.expert as u16,
-                offset,
-                len: span,
-                message: c_text(strings, &anomaly.message),
-            }
-        })
-        .collect();
+    items.extend(item_views(pdu.flatten_message(), message_len, strings));
+    let message_item_count = items.len() - before - item_count;
+    for anomaly in &pdu.anomalies {
+        let (offset, span) = clamp(anomaly.offset, anomaly.len);
+        anomalies.push(MsAnomaly {
+            expert: anomaly.expert as u16,
+            offset,
+            len: span,
+            message: c_text(strings, &anomaly.message),
+        });
+    }
     let (message, message_len, message_source) = match &pdu.message {
         Some(m) => (
             m.content.as_ptr(),
@@ -501,25 +543,24 @@ fn pdu_view(
         ),
         None => (std::ptr::null(), 0, MsMessageSource::SmtpData),
     };
-    let view = MsPdu {
+    MsPdu {
         to_server: pdu.direction == Direction::ToServer,
         stream_offset: pdu.stream_offset,
         bytes: pdu.bytes.as_ptr(),
         len: len as u32,
-        info: c_text(strings, &pdu.info),
+        info: c_text_owned(strings, &pdu.info),
         label: c_text(strings, &label(pdu)),
-        items: item_views_wire.as_ptr(),
-        item_count: item_views_wire.len() as u32,
-        anomalies: anomaly_views.as_ptr(),
-        anomaly_count: anomaly_views.len() as u32,
+        items: std::ptr::null(),
+        item_count: item_count as u32,
+        anomalies: std::ptr::null(),
+        anomaly_count: pdu.anomalies.len() as u32,
         starts_tls: pdu.starts_tls,
         message,
         message_len,
         message_source,
-        message_items: message_views.as_ptr(),
-        message_item_count: message_views.len() as u32,
-    };
-    (view, item_views_wire, message_views, anomaly_views)
+        message_items: std::ptr::null(),
+        message_item_count: message_item_count as u32,
+    }
 }
 
 fn keep(result: Box<OwnedResult>) -> *const MsResult {

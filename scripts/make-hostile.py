@@ -14,6 +14,8 @@ KIND and what SIZE counts:
                     then one that logs in with AUTH PLAIN
   garbage           SMTP: AUTH PLAIN, then SIZE MB of random bytes from the
                     client, then a message and QUIT
+  huge-message      SMTP: one message of SIZE MB (text lines), past the
+                    64 MiB cap when SIZE is above 67, then QUIT
 
 Packets are written as they are made, so memory stays flat at any size.
 """
@@ -152,11 +154,34 @@ def garbage(cap, size):
     generate.quit(t)
 
 
+def huge_message(cap, size):
+    t = generate.Tcp(cap, ("192.0.2.10", 50001), generate.SERVER)
+    generate.greet(t)
+    t.c("MAIL FROM:<big@example.com>\r\n")
+    t.s("250 2.1.0 Ok\r\n")
+    t.c("RCPT TO:<bob@example.org>\r\n")
+    t.s("250 2.1.5 Ok\r\n")
+    t.c("DATA\r\n")
+    t.s("354 End data with <CR><LF>.<CR><LF>\r\n")
+    line = b"All work and no play makes a very large message, line after line.\r\n"
+
+    def body():
+        yield generate.message("huge", []).encode()
+        for _ in range(size * MB // len(line)):
+            yield line
+        yield b".\r\n"
+
+    stream(t, "c", body())
+    t.s("552 5.3.4 Message size exceeds fixed limit\r\n")
+    generate.quit(t)
+
+
 KINDS = {
     "endless-list": endless_list,
     "pipelined-rcpt": pipelined_rcpt,
     "many-connections": many_connections,
     "garbage": garbage,
+    "huge-message": huge_message,
 }
 
 

@@ -211,15 +211,7 @@ impl Connection {
             return;
         }
         for pdu in pdus {
-            let Some(message) = &pdu.message else {
-                continue;
-            };
-            let decoded = mime::analyze(message, &self.mime);
-            pdu.message_items = vec![mime::tree::items(&decoded, message.content.len())];
-            for anomaly in &decoded.anomalies {
-                pdu.anomaly(anomaly.expert, 0, 0, anomaly.message.clone());
-            }
-            pdu.mime = Some(Box::new(decoded));
+            mime::decode_pdu(pdu, &self.mime);
         }
     }
 

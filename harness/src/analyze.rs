@@ -12,6 +12,7 @@ use mailscope::detect::{self, Protocol, DETECTION_PACKETS};
 use mailscope::{Connection, Credential, Direction, Pdu};
 
 use crate::capture::{read_capture, CaptureError, TcpSegment};
+use crate::parallel::MimeStage;
 use crate::time::Timestamp;
 use crate::tls::TlsSession;
 
@@ -28,9 +29,19 @@ pub struct Options {
     /// Secrets to decrypt TLS with (STARTTLS/STLS, and implicit TLS on 465
     /// and 995, which are only analysed when a key log is given).
     pub tls_keylog: Option<std::sync::Arc<crate::tls::KeyLog>>,
+    /// Threads that decode messages beside the analysis (0: decode them in
+    /// line). The output is the same either way.
+    pub mime_threads: usize,
     /// A connection with no packet for this long (capture time) is ended
     /// and its state released [default: `DEFAULT_IDLE_TIMEOUT` seconds].
     pub idle_timeout: Option<std::time::Duration>,
+}
+
+impl Options {
+    /// Whether each connection decodes its messages itself.
+    fn decode_in_line(&self) -> bool {
+        !self.skip_mime && self.mime_threads == 0
+    }
 }
 
 /// Seconds of capture time without a packet after which a connection is
@@ -477,7 +488,7 @@ impl<S: Sink> Analyzer<S> {
             };
             self.found += 1;
             connection.set_default_charset(self.options.default_charset.clone());
-            connection.set_decode_messages(!self.options.skip_mime);
+            connection.set_decode_messages(self.options.decode_in_line());
             connection.keep_tls_bytes(self.options.tls_keylog.is_some());
             self.sink.opened(&info);
             flow.state = FlowState::Mail(Box::new(MailFlow {
@@ -613,7 +624,7 @@ impl MailFlow {
                     Connection::after_starttls(protocol)
                 };
                 inner.set_default_charset(options.default_charset.clone());
-                inner.set_decode_messages(!options.skip_mime);
+                inner.set_decode_messages(options.decode_in_line());
                 Box::new(TlsBranch {
                     session: TlsSession::default(),
                     inner,
@@ -647,6 +658,18 @@ pub fn analyze_into<S: Sink>(
     sink: S,
     on_progress: impl FnMut(u64),
 ) -> S {
+    if options.mime_threads > 0 && !options.skip_mime {
+        let mime = mailscope::mime::Options {
+            default_charset: options.default_charset.clone(),
+            keep_bodies: false,
+        };
+        let stage = MimeStage::new(sink, options.mime_threads, mime);
+        return read_into(path, options, stage, on_progress).into_inner();
+    }
+    read_into(path, options, sink, on_progress)
+}
+
+fn read_into<S: Sink>(path: &Path, options: Options, sink: S, on_progress: impl FnMut(u64)) -> S {
     let mut analyzer = Analyzer::with_sink(options, sink);
     let result = read_capture(path, |segment| analyzer.segment(segment), on_progress);
     match result {

@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod capture;
 pub mod extract;
 pub mod filter;
+pub mod parallel;
 pub mod parquet;
 pub mod render;
 pub mod sessions;

@@ -154,10 +154,8 @@ fn main() -> ExitCode {
         None => None,
     };
     let several = inputs.len() > 1;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, inputs.len());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = args.jobs.unwrap_or(cores).clamp(1, inputs.len());
     let parquet = matches!(args.format, Some(Format::Parquet));
     if parquet && args.output.is_none() && std::io::stdout().is_terminal() {
         eprintln!("mailscope: Parquet is binary: give --output FILE or redirect standard output");
@@ -186,7 +184,7 @@ fn main() -> ExitCode {
     if jobs == 1 {
         // One at a time: each capture's output goes straight out as it is found.
         for (index, path) in inputs.iter().enumerate() {
-            let outcome = run_one(&args, keylog.clone(), path, several, &mut stdout);
+            let outcome = run_one(&args, keylog.clone(), path, (several, cores), &mut stdout);
             report(index, outcome);
         }
     } else {
@@ -205,7 +203,8 @@ fn main() -> ExitCode {
                     let (file, outcome) = match tempfile::tempfile() {
                         Ok(mut file) => {
                             let mut out = std::io::BufWriter::new(&mut file);
-                            let outcome = run_one(args, keylog.clone(), path, several, &mut out);
+                            let outcome =
+                                run_one(args, keylog.clone(), path, (several, 0), &mut out);
                             drop(out);
                             (Ok(file), outcome)
                         }
@@ -280,12 +279,13 @@ fn progress_bar(path: &Path, several: bool) -> Option<ProgressBar> {
     )
 }
 
-/// Analyses one capture and writes its output to `out` as it goes.
+/// Analyses one capture and writes its output to `out` as it goes, with
+/// `mime_threads` threads decoding its messages beside the analysis.
 fn run_one(
     args: &Args,
     tls_keylog: Option<std::sync::Arc<mailscope_harness::tls::KeyLog>>,
     path: &Path,
-    several: bool,
+    (several, mime_threads): (bool, usize),
     out: &mut dyn Write,
 ) -> Outcome {
     let options = Options {
@@ -295,6 +295,7 @@ fn run_one(
         skip_mime: args.no_mime,
         tls_keylog,
         idle_timeout: args.idle_timeout.map(std::time::Duration::from_secs),
+        mime_threads,
     };
     let filter = Filter {
         protocol: args.protocol.map(|p| match p {

@@ -696,3 +696,33 @@ fn messages_open_when_the_capture_ends_are_reported_truncated() {
         "the capture ends inside this response; 49 bytes of it were seen"
     );
 }
+
+/// Messages decoded on worker threads give the same report, in the same
+/// order, as decoded in line, on every fixture and shared capture.
+#[test]
+fn decoding_messages_on_other_threads_gives_the_same_report() {
+    use mailscope_harness::{analyze_file, Options};
+    let mut captures: Vec<_> = std::fs::read_dir(common::root().join("fixtures"))
+        .unwrap()
+        .filter_map(|e| {
+            let dir = e.unwrap().path();
+            ["capture.pcap", "capture.pcapng"]
+                .iter()
+                .map(|f| dir.join(f))
+                .find(|p| p.exists())
+        })
+        .collect();
+    if let Some(shared) = common::shared() {
+        captures.extend(mailscope_harness::capture::find_captures(&shared));
+    }
+    assert!(captures.len() > 30);
+    for capture in captures {
+        let in_line = render::snapshot(&analyze_file(&capture, Options::default(), |_| {}));
+        let threads = Options {
+            mime_threads: 2,
+            ..Options::default()
+        };
+        let parallel = render::snapshot(&analyze_file(&capture, threads, |_| {}));
+        assert!(in_line == parallel, "{} differs", capture.display());
+    }
+}

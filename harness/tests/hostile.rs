@@ -180,3 +180,17 @@ fn idle_connections_are_ended_after_the_idle_timeout_and_the_last_login_read() {
     assert!((1000..3000).contains(&idle), "{:?}", t.ended);
     assert_eq!(t.logins, [login("after", "many-idle")]);
 }
+
+#[test]
+fn a_message_past_the_cap_keeps_its_first_64_mib_and_the_session_goes_on() {
+    let capture = make("huge-message", 70);
+    let mut summary = Writer::new(Form::Sessions, "", Filter::default(), Vec::new());
+    summary = analyze_into(&capture, Options::default(), summary, |_| {});
+    let record: serde_json::Value = serde_json::from_str(summary.into_string().trim()).unwrap();
+    let message = &record["messages"][0];
+    assert_eq!(message["size"], 64 * 1024 * 1024, "{message}");
+    assert_eq!(message["complete"], false);
+    assert_eq!(message["subject"], "huge");
+    assert_eq!(record["transactions"][0]["data_reply"]["code"], 552);
+    assert_eq!(record["state"], "quit");
+}

@@ -128,6 +128,21 @@ pub struct Options {
     pub keep_bodies: bool,
 }
 
+/// Decodes the message `pdu` completes, if any, into its `mail.msg` tree
+/// and expert infos (what a [`crate::Connection`] does for each PDU unless
+/// told not to: a host may do it later, on another thread).
+pub fn decode_pdu(pdu: &mut crate::Pdu, options: &Options) {
+    let Some(message) = &pdu.message else {
+        return;
+    };
+    let decoded = analyze(message, options);
+    pdu.message_items = vec![tree::items(&decoded, message.content.len())];
+    for anomaly in &decoded.anomalies {
+        pdu.anomaly(anomaly.expert, 0, 0, anomaly.message.clone());
+    }
+    pdu.mime = Some(Box::new(decoded));
+}
+
 /// Decodes `message`.
 pub fn analyze(message: &MailMessage, options: &Options) -> MimeMessage {
     let partial = message.source.is_partial();

@@ -5,7 +5,6 @@
 use crate::fields::Expert;
 use crate::item::{Direction, Pdu};
 use crate::message::{MailMessage, MessageSource};
-use crate::text::unstuff;
 
 use super::data::{self, DataEnd};
 use super::session::{ClientMode, Smtp};
@@ -77,8 +76,9 @@ impl Smtp {
             }
             DataEnd::Cut(keep) => {
                 let (offset, raw) = self.bufs[0].take(keep);
-                self.message.truncated = true;
+                // Kept up to the cap, then marked: the rest is counted, not kept.
                 let mut pdu = self.data_piece(frame, offset, raw, false);
+                self.message.truncated = true;
                 pdu.anomaly(
                     Expert::Truncated,
                     0,
@@ -106,9 +106,10 @@ impl Smtp {
         } else {
             len
         };
-        let (content, unstuffed) = unstuff(&pdu.bytes[..body_len]);
         self.message.begin(frame, offset);
-        self.message.keep(&content, self.limits.max_message);
+        let unstuffed = self
+            .message
+            .keep_unstuffed(&pdu.bytes[..body_len], self.limits.max_message);
         let size = self.message.content.len() as u64;
         let facts = ContentFacts {
             state: "data",

@@ -75,11 +75,13 @@ impl Assembly {
         self.stream_start.get_or_insert(stream_offset);
     }
 
-    /// Keeps `bytes` as long as the cap has room; past it they are counted as lost.
-    pub fn keep(&mut self, bytes: &[u8], max_message: usize) {
-        if !self.truncated {
-            self.keep_chunk(bytes, max_message);
-        }
+    /// Keeps DATA content, dot-unstuffed on the way in, as long as the cap
+    /// has room; returns how many lines were unstuffed.
+    pub fn keep_unstuffed(&mut self, raw: &[u8], max_message: usize) -> u64 {
+        let cap = if self.truncated { 0 } else { max_message };
+        let (count, cut) = crate::text::unstuff_into(raw, &mut self.content, cap);
+        self.truncated |= cut;
+        count
     }
 
     /// Adds a whole BDAT chunk to the message, as long as the cap has room;
@@ -142,9 +144,10 @@ mod tests {
     #[test]
     fn the_cap_keeps_the_first_bytes_and_marks_the_rest_lost() {
         let mut assembly = Assembly::default();
-        assembly.keep(b"abcdef", 4);
-        assembly.keep(b"gh", 4);
-        assert_eq!(assembly.content, b"abcd");
+        // Unstuffed on the way in: ".." at a line's start is one dot.
+        assert_eq!(assembly.keep_unstuffed(b"ab\r\n..c", 6), 1);
+        assert_eq!(assembly.keep_unstuffed(b"gh", 6), 0);
+        assert_eq!(assembly.content, b"ab\r\n.c");
         let message =
             assembly.into_message(MessageSource::SmtpData { transaction: 1 }, 9, 50, true);
         assert!(message.truncated && message.complete);

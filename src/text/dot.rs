@@ -21,8 +21,23 @@ pub(crate) fn find_end_of_data(data: &[u8]) -> Option<usize> {
 /// Removes RFC 5321 4.5.2 dot-stuffing; returns the content and how many lines were unstuffed.
 pub(crate) fn unstuff(raw: &[u8]) -> (Vec<u8>, u64) {
     let mut out = Vec::with_capacity(raw.len());
+    let (count, _) = unstuff_into(raw, &mut out, usize::MAX);
+    (out, count)
+}
+
+/// Removes dot-stuffing from `raw`, appending the content to `out` as long
+/// as `out` stays within `cap` bytes (no copy in between: a message at the
+/// cap is held once). Returns how many lines were unstuffed (all of them,
+/// kept or not) and whether some content did not fit.
+pub(crate) fn unstuff_into(raw: &[u8], out: &mut Vec<u8>, cap: usize) -> (u64, bool) {
     let mut count = 0;
+    let mut cut = false;
     let mut rest = raw;
+    let mut append = |out: &mut Vec<u8>, bytes: &[u8]| {
+        let room = cap.saturating_sub(out.len());
+        out.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        cut |= bytes.len() > room;
+    };
     loop {
         if rest.len() > 1 && rest[0] == b'.' {
             rest = &rest[1..];
@@ -30,12 +45,12 @@ pub(crate) fn unstuff(raw: &[u8]) -> (Vec<u8>, u64) {
         }
         match memchr::memchr(b'\n', rest) {
             Some(i) => {
-                out.extend_from_slice(&rest[..=i]);
+                append(out, &rest[..=i]);
                 rest = &rest[i + 1..];
             }
             None => {
-                out.extend_from_slice(rest);
-                return (out, count);
+                append(out, rest);
+                return (count, cut);
             }
         }
     }

@@ -8,7 +8,7 @@ mod info;
 mod spanned;
 mod tls;
 
-pub(crate) use dot::{find_end_of_data, unstuff};
+pub(crate) use dot::{find_end_of_data, unstuff, unstuff_into};
 pub(crate) use framing::{lossy, strip_eol, StreamBuf};
 pub(crate) use info::{info_line, sasl_info};
 pub(crate) use spanned::{binary_line, report, NotCommands};

@@ -113,6 +113,11 @@ struct Args {
     /// packet, releasing its state [default: 600].
     #[arg(long, value_name = "SECONDS")]
     idle_timeout: Option<u64>,
+    /// Threads that decode messages beside the analysis of a capture, 0 to
+    /// decode them in line [default: the number of cores for one capture,
+    /// 0 when several are analysed at once].
+    #[arg(long, value_name = "N")]
+    mime_threads: Option<usize>,
     /// Write the output to FILE instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
@@ -184,7 +189,8 @@ fn main() -> ExitCode {
     if jobs == 1 {
         // One at a time: each capture's output goes straight out as it is found.
         for (index, path) in inputs.iter().enumerate() {
-            let outcome = run_one(&args, keylog.clone(), path, (several, cores), &mut stdout);
+            let threads = args.mime_threads.unwrap_or(cores);
+            let outcome = run_one(&args, keylog.clone(), path, (several, threads), &mut stdout);
             report(index, outcome);
         }
     } else {

@@ -20,13 +20,6 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn is_empty(&self) -> bool {
-        self.protocol.is_none()
-            && self.connections.is_empty()
-            && self.hosts.is_empty()
-            && !self.credentials_only
-    }
-
     /// Whether connection `c` is shown, as far as its start tells (with
     /// `credentials_only`, a connection is shown only if it carried a login,
     /// known at its end).

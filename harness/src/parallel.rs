@@ -70,9 +70,13 @@ impl<S: Sink> MimeStage<S> {
                         .map_err(|_| ())
                         .and_then(|r| r.recv().map_err(|_| ()));
                     let Ok((seq, mut event)) = job else { break };
-                    for pdu in event.pdus() {
-                        mime::decode_pdu(pdu, &options);
-                    }
+                    // The core catches a panic of the MIME parser; should one
+                    // escape, the event still goes on, its message undecoded.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        for pdu in event.pdus() {
+                            mime::decode_pdu(pdu, &options);
+                        }
+                    }));
                     if finished.send((seq, event)).is_err() {
                         break;
                     }

@@ -63,7 +63,6 @@ pub struct Writer<W: Write> {
     /// Connections found, and of them shown, so far.
     found: usize,
     shown: usize,
-    frames_read: u64,
     /// Why the capture could not be read to its end.
     capture_error: Option<String>,
     text: String,
@@ -83,7 +82,6 @@ impl<W: Write> Writer<W> {
             records: Vec::new(),
             found: 0,
             shown: 0,
-            frames_read: 0,
             capture_error: None,
             text: String::new(),
         }
@@ -150,6 +148,7 @@ impl<W: Write> Writer<W> {
         }
     }
 
+    /// A connection was found: it is shown if the filter admits it.
     pub fn opened_ref(&mut self, info: &ConnectionInfo) {
         self.found += 1;
         if self.filter.admits(info) {
@@ -158,6 +157,7 @@ impl<W: Write> Writer<W> {
         }
     }
 
+    /// One frame's PDUs: added up, and written in the per-frame forms.
     pub fn frame_ref(&mut self, info: &ConnectionInfo, record: &FrameRecord) {
         if !self.open.contains_key(&info.id) {
             return;
@@ -172,6 +172,7 @@ impl<W: Write> Writer<W> {
         self.emit();
     }
 
+    /// A connection ended: what its end completed, then its block or record.
     pub fn closed_ref(&mut self, info: &ConnectionInfo, pdus: &[Pdu]) {
         if !self.open.contains_key(&info.id) {
             return;
@@ -199,8 +200,9 @@ impl<W: Write> Writer<W> {
         self.emit();
     }
 
-    pub fn finished_ref(&mut self, frames_read: u64, error: Option<String>) {
-        self.frames_read = frames_read;
+    /// The capture was read (`error`: why not to its end): the closing
+    /// words, the manifest, and a flush.
+    pub fn finished_ref(&mut self, error: Option<String>) {
         self.capture_error = error;
         if self.form == Form::Summary {
             if self.found == 0 {
@@ -242,7 +244,7 @@ impl<W: Write> Writer<W> {
             self.closed_ref(&report.connections[id - 1], pdus);
         }
         let error = report.error.as_ref().map(ToString::to_string);
-        self.finished_ref(report.frames_read, error);
+        self.finished_ref(error);
     }
 
     /// Why the capture could not be read whole, or the output written.
@@ -256,10 +258,6 @@ impl<W: Write> Writer<W> {
     /// The records kept by [`Form::Records`].
     pub fn into_records(self) -> Vec<Json> {
         self.records
-    }
-
-    pub fn frames_read(&self) -> u64 {
-        self.frames_read
     }
 }
 
@@ -283,7 +281,7 @@ impl<W: Write> Sink for Writer<W> {
         self.closed_ref(info, &pdus);
     }
 
-    fn finished(&mut self, frames_read: u64, error: Option<CaptureError>) {
-        self.finished_ref(frames_read, error.as_ref().map(ToString::to_string));
+    fn finished(&mut self, _frames_read: u64, error: Option<CaptureError>) {
+        self.finished_ref(error.as_ref().map(ToString::to_string));
     }
 }

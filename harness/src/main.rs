@@ -174,7 +174,11 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         },
-        None => Box::new(std::io::stdout().lock()),
+        // Written a frame or a connection at a time: buffered, not a write per line.
+        None => Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout().lock(),
+        )),
     };
     let mut failed = false;
     let mut write_failed = false;

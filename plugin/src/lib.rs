@@ -748,8 +748,19 @@ mod tests {
     use super::*;
     use mailscope::FieldKind;
 
+    /// The registry is the process's, as in Wireshark: tests that use it
+    /// take turns, so one's `mailscope_reset` frees nothing another holds.
+    static REGISTRY_USERS: Mutex<()> = Mutex::new(());
+
+    fn registry_turn() -> std::sync::MutexGuard<'static, ()> {
+        REGISTRY_USERS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     #[test]
     fn views_point_into_owned_storage_and_spans_are_clamped() {
+        let _turn = registry_turn();
         let conn = mailscope_conn_new(MsProtocol::Smtp);
         let line = b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n";
         // SAFETY: valid connection and buffer.
@@ -781,6 +792,7 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_an_internal_error_and_retires_the_connection() {
+        let _turn = registry_turn();
         let conn = mailscope_conn_new(MsProtocol::Smtp);
         let result = unsafe { &*run(conn, |_| panic!("boom at frame 7")) };
         let message = unsafe { std::ffi::CStr::from_ptr(result.internal_error) };

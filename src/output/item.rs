@@ -62,13 +62,21 @@ impl std::fmt::Display for Value {
 pub fn escape_controls(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for ch in text.chars() {
-        match ch {
-            '\0' => out.push_str("\\0"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
+        push_escaped(&mut out, ch);
     }
     out
+}
+
+/// Appends `ch`, a control character written as `\0` or `\xNN`.
+pub(crate) fn push_escaped(out: &mut String, ch: char) {
+    match ch {
+        '\0' => out.push_str("\\0"),
+        c if c.is_control() => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c => out.push(c),
+    }
 }
 
 /// Wire bytes as text of the same length: valid UTF-8 as it is, each invalid

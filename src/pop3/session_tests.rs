@@ -6,7 +6,7 @@ use Direction::{ToClient as S, ToServer as C};
 use crate::fields::Field;
 use crate::item::{Direction, Pdu};
 use crate::limits::Limits;
-use crate::text::testing::values;
+use crate::text::testing::{expert_messages, values};
 
 fn run(script: &[(Direction, &str)]) -> Vec<Pdu> {
     crate::text::testing::run::<Pop3>(script)
@@ -218,12 +218,7 @@ fn a_listing_that_never_ends_is_cut_and_shown_and_long_listings_are_bounded() {
 fn binary_lines_are_flagged_once_per_run_and_counted() {
     let garbage = "\u{1}\u{2}\r\n".repeat(300);
     let pdus = run(&[(S, "+OK ready\r\n"), (C, &garbage), (C, "USER alice\r\n")]);
-    let flagged: Vec<_> = pdus
-        .iter()
-        .flat_map(|p| &p.anomalies)
-        .filter(|a| a.expert == Expert::UnknownCommand)
-        .map(|a| a.message.as_str())
-        .collect();
+    let flagged = expert_messages(&pdus, Expert::UnknownCommand);
     assert_eq!(flagged.len(), 2, "{flagged:?}");
     assert_eq!(
         flagged[1],

@@ -46,13 +46,6 @@ pub fn body_len(raw: &[u8]) -> usize {
     raw.len().saturating_sub(terminator)
 }
 
-/// Appends as much of `bytes` as keeps `target` within `cap`; true if some did not fit.
-fn extend_capped(target: &mut Vec<u8>, bytes: &[u8], cap: usize) -> bool {
-    let room = cap.saturating_sub(target.len());
-    target.extend_from_slice(&bytes[..bytes.len().min(room)]);
-    bytes.len() > room
-}
-
 /// The message being received in the current transaction.
 #[derive(Clone, Debug, Default)]
 pub struct Assembly {
@@ -87,12 +80,12 @@ impl Assembly {
     /// Adds a whole BDAT chunk to the message, as long as the cap has room;
     /// each chunk counts on its own, so one lost chunk does not hide the next.
     pub fn keep_chunk(&mut self, bytes: &[u8], max_message: usize) {
-        self.truncated |= extend_capped(&mut self.content, bytes, max_message);
+        self.truncated |= crate::text::extend_capped(&mut self.content, bytes, max_message);
     }
 
     /// Keeps `bytes` of the current BDAT chunk, as long as the cap has room.
     pub fn keep_chunk_bytes(&mut self, bytes: &[u8], max_message: usize) {
-        self.chunk_truncated |= extend_capped(&mut self.chunk, bytes, max_message);
+        self.chunk_truncated |= crate::text::extend_capped(&mut self.chunk, bytes, max_message);
     }
 
     /// A new BDAT chunk starts at `stream_offset`.

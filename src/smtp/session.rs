@@ -236,13 +236,7 @@ impl Smtp {
     /// One command line: typed by `command::parse`, then applied to the session.
     fn command(&mut self, pdu: &mut Pdu) {
         let mut line = command::parse(strip_eol(&pdu.bytes));
-        let unknown = line
-            .problems
-            .iter()
-            .any(|p| p.expert == Expert::UnknownCommand);
-        let binary = crate::text::binary_line(&line.verb, &pdu.bytes);
-        self.not_commands
-            .line(unknown, binary, &mut line.problems, pdu);
+        self.not_commands.line(&line.verb, &mut line.problems, pdu);
         pdu.info = info_line(
             Direction::ToServer,
             &crate::text::lossy(strip_eol(&pdu.bytes)),

@@ -4,7 +4,7 @@ use super::*;
 
 use crate::fields::{Expert, Field};
 use crate::item::{Direction, Pdu};
-use crate::text::testing::values;
+use crate::text::testing::{expert_messages, values};
 
 fn run(script: &[(Direction, &str)]) -> Vec<Pdu> {
     crate::text::testing::run::<Smtp>(script)
@@ -204,12 +204,7 @@ fn binary_lines_are_flagged_once_per_run_and_counted() {
         (C, "\u{1}\r\n"),
         (C, "NOOP\r\n"),
     ]);
-    let flagged: Vec<_> = pdus
-        .iter()
-        .flat_map(|p| &p.anomalies)
-        .filter(|a| a.expert == Expert::UnknownCommand)
-        .map(|a| a.message.as_str())
-        .collect();
+    let flagged = expert_messages(&pdus, Expert::UnknownCommand);
     assert_eq!(
         flagged,
         [

@@ -25,6 +25,13 @@ pub(crate) fn unstuff(raw: &[u8]) -> (Vec<u8>, u64) {
     (out, count)
 }
 
+/// Appends as much of `bytes` as keeps `target` within `cap`; true if some did not fit.
+pub(crate) fn extend_capped(target: &mut Vec<u8>, bytes: &[u8], cap: usize) -> bool {
+    let room = cap.saturating_sub(target.len());
+    target.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    bytes.len() > room
+}
+
 /// Removes dot-stuffing from `raw`, appending the content to `out` as long
 /// as `out` stays within `cap` bytes (no copy in between: a message at the
 /// cap is held once). Returns how many lines were unstuffed (all of them,
@@ -33,11 +40,6 @@ pub(crate) fn unstuff_into(raw: &[u8], out: &mut Vec<u8>, cap: usize) -> (u64, b
     let mut count = 0;
     let mut cut = false;
     let mut rest = raw;
-    let mut append = |out: &mut Vec<u8>, bytes: &[u8]| {
-        let room = cap.saturating_sub(out.len());
-        out.extend_from_slice(&bytes[..bytes.len().min(room)]);
-        cut |= bytes.len() > room;
-    };
     loop {
         if rest.len() > 1 && rest[0] == b'.' {
             rest = &rest[1..];
@@ -45,11 +47,11 @@ pub(crate) fn unstuff_into(raw: &[u8], out: &mut Vec<u8>, cap: usize) -> (u64, b
         }
         match memchr::memchr(b'\n', rest) {
             Some(i) => {
-                append(out, &rest[..=i]);
+                cut |= extend_capped(out, &rest[..=i], cap);
                 rest = &rest[i + 1..];
             }
             None => {
-                append(out, rest);
+                cut |= extend_capped(out, rest, cap);
                 return (count, cut);
             }
         }

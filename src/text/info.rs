@@ -22,15 +22,7 @@ pub(crate) fn info_line(direction: Direction, line: &str) -> String {
         }
         blank = is_blank;
         let before = out.len();
-        match ch {
-            ' ' | '\t' => out.push(' '),
-            '\0' => out.push_str("\\0"),
-            c if c.is_control() => {
-                use std::fmt::Write as _;
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
+        crate::item::push_escaped(&mut out, if is_blank { ' ' } else { ch });
         count += out[before..].chars().count();
         if count > SHOWN {
             cut = true;

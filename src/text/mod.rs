@@ -8,10 +8,10 @@ mod info;
 mod spanned;
 mod tls;
 
-pub(crate) use dot::{find_end_of_data, unstuff, unstuff_into};
+pub(crate) use dot::{extend_capped, find_end_of_data, unstuff, unstuff_into};
 pub(crate) use framing::{lossy, strip_eol, StreamBuf};
 pub(crate) use info::{info_line, sasl_info};
-pub(crate) use spanned::{binary_line, report, NotCommands};
+pub(crate) use spanned::{report, NotCommands};
 pub use spanned::{Problem, Spanned, VerbLine};
 pub(crate) use tls::TlsSwitch;
 
@@ -176,7 +176,7 @@ pub fn restate(pdu: &mut crate::item::Pdu, field: crate::fields::Field, state: &
 #[cfg(test)]
 pub(crate) mod testing {
     use super::{feed, TextEngine};
-    use crate::fields::Field;
+    use crate::fields::{Expert, Field};
     use crate::item::{Direction, Pdu};
 
     /// Feeds a scripted dialogue, one frame per line of the script.
@@ -187,6 +187,15 @@ pub(crate) mod testing {
             out.extend(feed(&mut engine, *direction, text.as_bytes(), frame as u64 + 1).0);
         }
         out
+    }
+
+    /// The messages of every `expert` info in the PDUs, in order.
+    pub(crate) fn expert_messages(pdus: &[Pdu], expert: Expert) -> Vec<&str> {
+        pdus.iter()
+            .flat_map(|p| &p.anomalies)
+            .filter(|a| a.expert == expert)
+            .map(|a| a.message.as_str())
+            .collect()
     }
 
     /// Every value of `field` in the PDUs, in tree order.

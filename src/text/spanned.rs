@@ -92,16 +92,11 @@ pub(crate) struct NotCommands {
 }
 
 impl NotCommands {
-    /// One client line: `unknown` when its verb is no command, `binary`
-    /// when the line is no text either (see [`binary_line`]).
-    pub(crate) fn line(
-        &mut self,
-        unknown: bool,
-        binary: bool,
-        problems: &mut Vec<Problem>,
-        pdu: &mut Pdu,
-    ) {
-        if unknown && (binary || self.lines > 0) {
+    /// One client line, its verb and the problems its parser found (an
+    /// unknown command among them); the line's bytes are the PDU's.
+    pub(crate) fn line(&mut self, verb: &str, problems: &mut Vec<Problem>, pdu: &mut Pdu) {
+        let unknown = problems.iter().any(|p| p.expert == Expert::UnknownCommand);
+        if unknown && (self.lines > 0 || binary_line(verb, &pdu.bytes)) {
             self.lines += 1;
             self.bytes += pdu.bytes.len() as u64;
             if self.lines > 1 {
@@ -128,7 +123,7 @@ impl NotCommands {
 
 /// Whether a client line is no text command at all: its verb is no word (an
 /// empty line, binary data), or the line holds control bytes or is not UTF-8.
-pub(crate) fn binary_line(verb: &str, line: &[u8]) -> bool {
+fn binary_line(verb: &str, line: &[u8]) -> bool {
     let word = !verb.is_empty()
         && verb
             .bytes()

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use mailscope::detect::{self, Protocol, DETECTION_PACKETS};
-use mailscope::{Connection, Credential, Direction, Pdu};
+use mailscope::{Connection, Credential, Direction, Item, Pdu};
 
 use crate::capture::{read_capture, CaptureError, TcpSegment};
 use crate::parallel::MimeStage;
@@ -715,10 +715,10 @@ pub struct ConnectionSummary {
 pub const MAX_LISTED: usize = 1000;
 
 impl ConnectionSummary {
-    /// Adds what one PDU says.
-    pub fn pdu(&mut self, pdu: &Pdu) {
+    /// Adds what one PDU says; `items` are its wire items
+    /// (`Pdu::flatten_wire`), flattened once for all who read them.
+    pub fn pdu(&mut self, pdu: &Pdu, items: &[(&Item, usize)]) {
         use mailscope::Field;
-        let items = pdu.flatten_wire();
         let code = items
             .iter()
             .find(|(i, _)| i.field == Field::SmtpReplyCode)
@@ -793,7 +793,7 @@ impl ConnectionSummary {
 pub fn summarize(report: &Report) -> Vec<ConnectionSummary> {
     let mut out = vec![ConnectionSummary::default(); report.connections.len()];
     for (id, pdu) in report.pdus() {
-        out[id - 1].pdu(pdu);
+        out[id - 1].pdu(pdu, &pdu.flatten_wire());
     }
     out
 }

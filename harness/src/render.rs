@@ -137,22 +137,15 @@ pub(crate) fn tree_frame(
     record: &FrameRecord,
     keep: impl Fn(&&Pdu) -> bool,
 ) {
-    let mut pdus = record.pdus.iter().filter(keep).peekable();
-    if pdus.peek().is_none() {
-        return;
-    }
-    writeln!(
-        out,
-        "Frame {} (connection {}: {})",
-        record.frame,
-        c.id,
-        connection_line(c)
-    )
-    .unwrap();
-    for pdu in pdus {
-        tree_pdu(out, pdu);
-    }
-    out.push('\n');
+    let heading = || {
+        format!(
+            "Frame {} (connection {}: {})",
+            record.frame,
+            c.id,
+            connection_line(c)
+        )
+    };
+    tree_block(out, heading, record.pdus.iter().filter(keep));
 }
 
 /// What only the end of connection `c` completed.
@@ -162,12 +155,22 @@ pub(crate) fn tree_end(
     pdus: &[Pdu],
     keep: impl Fn(&&Pdu) -> bool,
 ) {
-    let mut pdus = pdus.iter().filter(keep).peekable();
+    let end = c.end.map_or("end of capture", |e| e.name());
+    let heading = || format!("End of connection {} ({end})", c.id);
+    tree_block(out, heading, pdus.iter().filter(keep));
+}
+
+/// A heading and the trees of `pdus`, if there are any.
+fn tree_block<'a>(
+    out: &mut String,
+    heading: impl FnOnce() -> String,
+    pdus: impl Iterator<Item = &'a Pdu>,
+) {
+    let mut pdus = pdus.peekable();
     if pdus.peek().is_none() {
         return;
     }
-    let end = c.end.map_or("end of capture", |e| e.name());
-    writeln!(out, "End of connection {} ({end})", c.id).unwrap();
+    writeln!(out, "{}", heading()).unwrap();
     for pdu in pdus {
         tree_pdu(out, pdu);
     }

@@ -145,9 +145,9 @@ impl Record {
         self.lists.get_or_insert_with(Box::default)
     }
 
-    /// Adds what one PDU of a connection of `protocol` says.
-    pub fn pdu(&mut self, protocol: Protocol, pdu: &Pdu) {
-        let items = pdu.flatten_wire();
+    /// Adds what one PDU of a connection of `protocol` says; `items` are
+    /// its wire items (`Pdu::flatten_wire`).
+    pub fn pdu(&mut self, protocol: Protocol, pdu: &Pdu, items: &[(&Item, usize)]) {
         for anomaly in &pdu.anomalies {
             self.anomaly_count += 1;
             if self.lists().anomalies.len() < MAX_ANOMALIES {
@@ -191,8 +191,8 @@ impl Record {
             }
         }
         match protocol {
-            Protocol::Smtp => self.smtp(pdu, &items),
-            Protocol::Pop3 => self.pop3(pdu, &items),
+            Protocol::Smtp => self.smtp(pdu, items),
+            Protocol::Pop3 => self.pop3(pdu, items),
         }
         if let Some(message) = &pdu.message {
             let summary = message_summary(

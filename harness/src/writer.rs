@@ -41,10 +41,11 @@ impl Form {
     }
 }
 
-/// What is added up for an open connection.
+/// What is added up for an open connection: its session record, and for
+/// the summary its credentials and messages.
 #[derive(Default)]
 struct Aggregate {
-    summary: ConnectionSummary,
+    summary: Option<ConnectionSummary>,
     record: Record,
 }
 
@@ -141,8 +142,11 @@ impl<W: Write> Writer<W> {
                 continue;
             }
             if let Some(Some(aggregate)) = self.open.get_mut(&info.id) {
-                aggregate.summary.pdu(pdu);
-                aggregate.record.pdu(info.protocol, pdu);
+                let items = pdu.flatten_wire();
+                if let Some(summary) = &mut aggregate.summary {
+                    summary.pdu(pdu, &items);
+                }
+                aggregate.record.pdu(info.protocol, pdu, &items);
             }
             self.extract(info.id, pdu);
         }
@@ -152,7 +156,12 @@ impl<W: Write> Writer<W> {
     pub fn opened_ref(&mut self, info: &ConnectionInfo) {
         self.found += 1;
         if self.filter.admits(info) {
-            let aggregate = self.form.aggregates().then(Box::default);
+            let aggregate = self.form.aggregates().then(|| {
+                Box::new(Aggregate {
+                    summary: (self.form == Form::Summary).then(ConnectionSummary::default),
+                    record: Record::default(),
+                })
+            });
             self.open.insert(info.id, aggregate);
         }
     }
@@ -187,9 +196,11 @@ impl<W: Write> Writer<W> {
             if !self.filter.credentials_only || record.has_login() {
                 self.shown += 1;
                 let record = record.finish(info, &self.file);
-                match self.form {
-                    Form::Summary => render::summary_block(&mut self.text, info, &summary, &record),
-                    Form::Sessions => {
+                match (self.form, summary) {
+                    (Form::Summary, Some(summary)) => {
+                        render::summary_block(&mut self.text, info, &summary, &record)
+                    }
+                    (Form::Sessions, _) => {
                         self.text.push_str(&record.to_string());
                         self.text.push('\n');
                     }

@@ -337,24 +337,26 @@ fn c_text(strings: &mut Vec<CString>, text: &str) -> *const c_char {
     if text.len() > INTERNED_MAX {
         return c_text_owned(strings, text);
     }
-    let c_string = || CString::new(text.replace('\0', "\\0")).unwrap_or_default();
-    {
-        let mut interned = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
-        let table = interned.get_or_insert_with(Default::default);
-        if let Some(existing) = table.get(text) {
-            return existing.as_ptr();
-        }
-        let owned = c_string();
-        // A CString's bytes stay where they are when the table grows.
-        let ptr = owned.as_ptr();
-        table.insert(text.into(), owned);
-        ptr
+    let mut interned = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
+    let table = interned.get_or_insert_with(Default::default);
+    if let Some(existing) = table.get(text) {
+        return existing.as_ptr();
     }
+    let owned = to_c_string(text);
+    // A CString's bytes stay where they are when the table grows.
+    let ptr = owned.as_ptr();
+    table.insert(text.into(), owned);
+    ptr
+}
+
+/// `text` for C, a NUL in it written as `\0`.
+fn to_c_string(text: &str) -> CString {
+    CString::new(text.replace('\0', "\\0")).unwrap_or_default()
 }
 
 /// A text kept with its frame's result.
 fn c_text_owned(strings: &mut Vec<CString>, text: &str) -> *const c_char {
-    let owned = CString::new(text.replace('\0', "\\0")).unwrap_or_default();
+    let owned = to_c_string(text);
     let ptr = owned.as_ptr();
     strings.push(owned);
     ptr

@@ -17,18 +17,7 @@ use mailscope_harness::Options;
 
 /// Builds a hostile capture with the project's generator.
 fn make(kind: &str, size: u64) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mailscope-hostile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{kind}-{size}.pcap"));
-    let status = std::process::Command::new("python3")
-        .arg(common::root().join("scripts/make-hostile.py"))
-        .args([kind, &size.to_string()])
-        .arg(&path)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("python3 runs the generator");
-    assert!(status.success());
-    path
+    common::hostile::make(&common::root(), kind, size)
 }
 
 /// What a run found, counted rather than kept.

@@ -2,6 +2,8 @@
 //! against the facts each fixture carries.
 
 mod common;
+#[path = "../../harness/tests/common/hostile.rs"]
+mod hostile;
 
 use std::path::Path;
 
@@ -1068,18 +1070,7 @@ fn tls_key_log_decryption_in_the_harness_matches_tshark() {
 
 /// Builds a hostile capture with `scripts/make-hostile.py`.
 fn hostile(kind: &str, size: u64) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("mailscope-hostile-tshark-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{kind}-{size}.pcap"));
-    let status = std::process::Command::new("python3")
-        .arg(common::root().join("scripts/make-hostile.py"))
-        .args([kind, &size.to_string()])
-        .arg(&path)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("python3 runs the generator");
-    assert!(status.success());
-    path
+    hostile::make(&common::root(), kind, size)
 }
 
 /// Frames of `capture` that match `filter`, over both passes.

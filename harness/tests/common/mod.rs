@@ -1,6 +1,8 @@
 //! Helpers shared by the harness's integration tests.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::path::{Path, PathBuf};
 
 use mailscope::{Credential, Field};

@@ -5,7 +5,7 @@
 //! every segment the TCP dissector hands over on the first pass, and stores
 //! what comes back per frame.
 
-use crate::detect::Protocol;
+use crate::detect::{Protocol, Replay};
 use crate::item::{Direction, Pdu};
 use crate::limits::Limits;
 use crate::mime;
@@ -172,6 +172,45 @@ impl Connection {
         out.stream_offset = self.streams[direction.index()].offset_of(seq);
         let chunks = self.streams[direction.index()].push(seq, payload);
         self.deliver(direction, chunks, frame, &mut out);
+        out
+    }
+
+    /// The start of a connection found by content: the segments the
+    /// [`Detector`](crate::detect::Detector) held, fed in as they came, as
+    /// one output (the decision's frame shows what they completed).
+    /// `server_is_a` says which of the detector's sides is the server.
+    pub fn replay(&mut self, replay: Replay, server_is_a: bool) -> SegmentOutput {
+        let direction = |from_a: bool| {
+            if from_a == server_is_a {
+                Direction::ToClient
+            } else {
+                Direction::ToServer
+            }
+        };
+        for (side, start) in replay.starts.iter().enumerate() {
+            if let Some(seq) = start {
+                self.start_at(direction(side == 0), *seq);
+            }
+        }
+        let mut out = SegmentOutput::default();
+        let last = replay.segments.len().saturating_sub(1);
+        for (i, held) in replay.segments.into_iter().enumerate() {
+            let mut one = self.segment(
+                direction(held.from_a),
+                held.seq,
+                held.ack,
+                &held.payload,
+                held.frame,
+            );
+            out.pdus.append(&mut one.pdus);
+            out.tls.append(&mut one.tls);
+            out.encrypted |= one.encrypted;
+            // Offsets are the latest segment's, which the host shows; a
+            // segment cut at the front is not shown from its own bytes.
+            if i == last {
+                out.stream_offset = one.stream_offset.filter(|_| last > 0 || replay.cut == 0);
+            }
+        }
         out
     }
 

@@ -105,6 +105,25 @@ impl MsProtocol {
     }
 }
 
+/// What content detection has concluded about a conversation.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MsVerdictKind {
+    Undecided = 0,
+    NotMail = 1,
+    Mail = 2,
+}
+
+/// Content detection's verdict: for `Mail`, the protocol and which side
+/// (a: the side that sent the conversation's first payload) is the server.
+#[repr(C)]
+#[derive(Copy, Clone, Debug)]
+pub struct MsVerdict {
+    pub kind: MsVerdictKind,
+    pub protocol: MsProtocol,
+    pub server_is_a: bool,
+}
+
 /// Where a message came from.
 #[repr(u8)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -17,10 +17,11 @@ use mailscope::{detect, Connection, Direction, Expert, Field, Item, Pdu, Protoco
 
 mod abi;
 mod credentials;
+mod detection;
 mod exports;
 pub use abi::{
     MsAnomaly, MsExpertGroup, MsExpertInfo, MsExport, MsExports, MsFieldInfo, MsItem, MsItemKind,
-    MsMessageSource, MsPdu, MsProtocol, MsResult, MsSeverity, MsTap,
+    MsMessageSource, MsPdu, MsProtocol, MsResult, MsSeverity, MsTap, MsVerdict, MsVerdictKind,
 };
 
 // ----- plugin entry symbols, from the Wireshark version found at build time
@@ -159,12 +160,6 @@ pub extern "C" fn mailscope_protocol_for_port(port: u16, implicit_tls: bool) -> 
     MsProtocol::from_core(protocol)
 }
 
-/// Payload packets of a connection looked at before it is given up as not mail.
-#[no_mangle]
-pub extern "C" fn mailscope_detection_packets() -> u32 {
-    detect::DETECTION_PACKETS
-}
-
 /// The `index`th implicit-TLS port (465, 995); false past the end.
 ///
 /// # Safety
@@ -198,48 +193,24 @@ pub extern "C" fn mailscope_protocol_name(protocol: MsProtocol) -> *const c_char
     }
 }
 
-/// Content detection, as the harness does it: true if `data` starts an SMTP
-/// or POP3 dialogue; `*to_server` tells which way it flowed, `*protocol` which one.
-///
-/// # Safety
-/// `data` must point to `len` readable bytes; `to_server` and `protocol` must be writable.
-#[no_mangle]
-pub unsafe extern "C" fn mailscope_detect(
-    data: *const u8,
-    len: usize,
-    to_server: *mut bool,
-    protocol: *mut MsProtocol,
-) -> bool {
-    if data.is_null() || to_server.is_null() || protocol.is_null() {
-        return false;
-    }
-    let bytes = std::slice::from_raw_parts(data, len);
-    match catch_unwind(|| detect::by_content(bytes)).ok().flatten() {
-        Some((found, direction)) => {
-            *to_server = direction == Direction::ToServer;
-            *protocol = MsProtocol::from_core(Some(found));
-            true
-        }
-        None => false,
-    }
-}
-
 // ----- connections and their results
 
 /// Everything allocated for the open capture file, dropped by `mailscope_reset`.
 /// Boxed so the addresses handed to C stay put when the vectors grow.
 #[allow(clippy::vec_box)]
-struct Registry {
-    connections: Vec<Box<PluginConnection>>,
+pub(crate) struct Registry {
+    pub(crate) connections: Vec<Box<PluginConnection>>,
+    pub(crate) detectors: Vec<Box<detection::PluginDetector>>,
     results: Vec<Box<OwnedResult>>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     connections: Vec::new(),
+    detectors: Vec::new(),
     results: Vec::new(),
 });
 
-fn registry() -> std::sync::MutexGuard<'static, Registry> {
+pub(crate) fn registry() -> std::sync::MutexGuard<'static, Registry> {
     REGISTRY
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -258,6 +229,7 @@ pub struct PluginConnection {
 pub extern "C" fn mailscope_reset() {
     let mut registry = registry();
     registry.connections.clear();
+    registry.detectors.clear();
     registry.results.clear();
     *INTERNED.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
@@ -575,7 +547,7 @@ fn keep(result: Box<OwnedResult>) -> *const MsResult {
     ptr
 }
 
-fn run(
+pub(crate) fn run(
     conn: *mut PluginConnection,
     work: impl FnOnce(&mut PluginConnection) -> (Vec<Pdu>, bool, Option<u64>, Vec<TapRecord>),
 ) -> *const MsResult {
@@ -609,7 +581,7 @@ fn run(
 }
 
 /// Runs bytes through the connection; the logins answered become tap records.
-fn feed(
+pub(crate) fn feed(
     conn: &mut PluginConnection,
     work: impl FnOnce(&mut Connection) -> mailscope::SegmentOutput,
 ) -> (Vec<Pdu>, bool, Option<u64>, Vec<TapRecord>) {

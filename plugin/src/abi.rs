@@ -215,6 +215,12 @@ pub struct MsPdu {
     /// The decoded message's items (`mail.msg`), spans within `message`.
     pub message_items: *const MsItem,
     pub message_item_count: u32,
+    /// Frame of the credential this PDU completes (0: none).
+    pub credential_frame: u32,
+    /// Frame of the credential whose login this PDU answers (0: none), and
+    /// whether the server accepted it.
+    pub outcome_of: u32,
+    pub outcome_success: bool,
 }
 
 /// One record for Wireshark's credentials tap.

@@ -122,6 +122,13 @@ pub unsafe extern "C" fn mailscope_expert_info(index: u32, out: *mut MsExpertInf
     true
 }
 
+/// Index of `mail.auth.result`, which a second pass adds to a credential's
+/// frame once the server's answer to it is known.
+#[no_mangle]
+pub extern "C" fn mailscope_field_auth_result() -> u32 {
+    Field::AuthResult as u32
+}
+
 /// Index of the internal-error expert info, raised when a panic was caught.
 #[no_mangle]
 pub extern "C" fn mailscope_expert_internal() -> u32 {
@@ -534,6 +541,9 @@ fn pdu_view(
         message_source,
         message_items: std::ptr::null(),
         message_item_count: message_item_count as u32,
+        credential_frame: pdu.credential.as_ref().map_or(0, |c| c.frame as u32),
+        outcome_of: pdu.auth_outcome.map_or(0, |(frame, _)| frame as u32),
+        outcome_success: pdu.auth_outcome.is_some_and(|(_, success)| success),
     }
 }
 

@@ -120,6 +120,11 @@ static guint tls_wrapper_count;
 #define MAIL_KEY_CALLS 2       /* packet scope: decrypted records seen in this frame so far */
 #define MAIL_KEY_TLS 16        /* + the record's index: what a decrypted record gave */
 
+/* Per file, on the first pass: a credential's frame -> the frame that
+ * answered its login and whether it succeeded ((answer << 1) | success),
+ * so later passes show the outcome on the credential's frame too. */
+static wmem_map_t *outcomes;
+
 static dissector_table_t tcp_port_table;
 static dissector_handle_t mail_handle;
 static dissector_handle_t mail_port_handle; /* mailscope's default ports that a built-in dissector had */
@@ -329,6 +334,32 @@ static void add_items(tvbuff_t *tvb, gint base, proto_tree *root, const MsItem *
     }
 }
 
+/* Notes, on the first pass, the outcome of each login a result answers. */
+static void note_outcomes(packet_info *pinfo, const MsResult *result)
+{
+    for (guint32 i = 0; result && i < result->pdu_count; i++) {
+        const MsPdu *pdu = &result->pdus[i];
+        if (pdu->outcome_of)
+            wmem_map_insert(outcomes, GUINT_TO_POINTER(pdu->outcome_of),
+                            GUINT_TO_POINTER((pinfo->num << 1) | (pdu->outcome_success ? 1u : 0u)));
+    }
+}
+
+/* Once every frame has been seen (tshark -2, the GUI), a credential's frame
+ * also says how its login ended, so one row of -T fields holds the user, the
+ * secret and the outcome. */
+static void add_known_outcome(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_tree *root, const MsPdu *pdu)
+{
+    if (!PINFO_FD_VISITED(pinfo) || !pdu->credential_frame)
+        return;
+    guint known = GPOINTER_TO_UINT(wmem_map_lookup(outcomes, GUINT_TO_POINTER(pdu->credential_frame)));
+    if (!known || known >> 1 == pinfo->num)
+        return;
+    proto_item *ti = proto_tree_add_string(root, hf_ids[mailscope_field_auth_result()], tvb, base, 0,
+                                           (known & 1) ? "success" : "failure");
+    proto_item_set_generated(ti);
+}
+
 /* Adds one PDU's items; `tvb` holds the PDU's bytes from `base` on. The
  * decoded message's items point into the message as carried, shown as a
  * data source of its own. */
@@ -344,6 +375,7 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
         add_new_data_source(pinfo, message_tvb, "Message (mailscope)");
         add_items(message_tvb, 0, root, pdu->message_items, pdu->message_item_count);
     }
+    add_known_outcome(tvb, base, pinfo, root, pdu);
     for (guint32 i = 0; i < pdu->anomaly_count; i++) {
         const MsAnomaly *anomaly = &pdu->anomalies[i];
         expert_add_info_format(pinfo, top, &ei_ids[anomaly->expert], "%s", anomaly->message);
@@ -354,7 +386,9 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
 static void tap_credential(packet_info *pinfo, const MsTap *tap, const char *proto_name)
 {
     tap_credential_t *auth = wmem_new0(pinfo->pool, tap_credential_t);
-    auth->num = pinfo->num;
+    /* Listed at the credential's frame, as the harness's summary names it;
+     * queued here, where its outcome is known. */
+    auth->num = tap->username_frame ? tap->username_frame : pinfo->num;
     auth->username_num = tap->username_frame;
     auth->password_hf_id = hf_ids[tap->secret_field];
     auth->username = wmem_strdup(pinfo->pool, tap->user);
@@ -569,6 +603,7 @@ static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         frame = wmem_new0(wmem_file_scope(), mail_frame_t);
         frame->conv = conv;
         frame->result = first_pass(tvb, pinfo, !from_server(conv, pinfo), conv->inner.conn, NULL);
+        note_outcomes(pinfo, frame->result);
         p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, key, frame);
         conv->inner.last_frame = pinfo->num;
     }
@@ -707,6 +742,7 @@ static mail_frame_t *post_first_pass(tvbuff_t *frame_tvb, packet_info *pinfo, pr
     frame->result = replayed ? replayed
                              : first_pass(payload_tvb, pinfo, !sent_by_server(conv, &ep), conv->outer.conn, &segment);
     conv->outer.last_frame = pinfo->num;
+    note_outcomes(pinfo, frame->result);
     take_tls_after(pinfo, conv, frame->result);
     return frame;
 }
@@ -825,6 +861,7 @@ static void register_mail(void)
         &pref_default_charset);
 
     credentials_tap = register_tap("credentials");
+    outcomes = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_direct_hash, g_direct_equal);
     export_tap = register_export_object(proto_mail, export_packet, NULL);
     register_cleanup_routine(mail_cleanup);
 }

@@ -14,8 +14,9 @@ use mailscope_harness::{analyze_file, summarize, Options};
 /// One frame's mail fields and expert infos, in tree order.
 type FrameFields = (u64, Vec<(String, String)>);
 
-/// A PDU's fields as PDML shows them, with its expert infos after its fields.
-fn pdu_fields(pdu: &mailscope::Pdu, fields: &mut Vec<(String, String)>) {
+/// A PDU's fields as PDML shows them, with its expert infos after its
+/// fields; `outcome` is the login's result a second pass adds to a credential.
+fn pdu_fields(pdu: &mailscope::Pdu, outcome: Option<&str>, fields: &mut Vec<(String, String)>) {
     for (item, _) in pdu.flatten() {
         let shown = match &item.value {
             Value::None => String::new(),
@@ -24,6 +25,9 @@ fn pdu_fields(pdu: &mailscope::Pdu, fields: &mut Vec<(String, String)>) {
             other => other.to_string(),
         };
         fields.push((item.field.abbrev().to_string(), shown));
+    }
+    if let Some(outcome) = outcome {
+        fields.push((Field::AuthResult.abbrev().to_string(), outcome.to_string()));
     }
     for anomaly in &pdu.anomalies {
         fields.push((anomaly.expert.abbrev().to_string(), String::new()));
@@ -39,13 +43,26 @@ fn harness_fields(capture: &Path, at_end: bool) -> Vec<FrameFields> {
 
 fn harness_fields_with(capture: &Path, at_end: bool, options: Options) -> Vec<FrameFields> {
     let report = analyze_file(capture, options, |_| {});
+    // A second pass shows a login's outcome on its credential's frame too.
+    let outcomes: std::collections::HashMap<u64, (u64, bool)> = report
+        .frames
+        .iter()
+        .flat_map(|r| r.pdus.iter().map(move |p| (r.frame, p)))
+        .filter_map(|(frame, p)| p.auth_outcome.map(|(of, ok)| (of, (frame, ok))))
+        .collect();
     let mut frames: Vec<FrameFields> = report
         .frames
         .iter()
         .map(|record| {
             let mut fields = Vec::new();
             for pdu in &record.pdus {
-                pdu_fields(pdu, &mut fields);
+                let known = pdu
+                    .credential
+                    .as_ref()
+                    .and_then(|c| outcomes.get(&c.frame))
+                    .filter(|(answer, _)| at_end && *answer != record.frame);
+                let outcome = known.map(|(_, ok)| if *ok { "success" } else { "failure" });
+                pdu_fields(pdu, outcome, &mut fields);
             }
             (record.frame, fields)
         })
@@ -61,7 +78,7 @@ fn harness_fields_with(capture: &Path, at_end: bool, options: Options) -> Vec<Fr
                 }
             };
             for pdu in pdus {
-                pdu_fields(pdu, &mut frames[at].1);
+                pdu_fields(pdu, None, &mut frames[at].1);
             }
         }
     }
@@ -244,9 +261,9 @@ fn display_filters_select_credentials() {
     assert_eq!(out.stdout, "niaj\tEXAMPLE\tWS042\n");
 }
 
-/// `-z credentials` lists every login of every mechanism on the frame that
-/// carries the server's answer, with its outcome, and logins left without an
-/// answer at the end of a second pass.
+/// `-z credentials` lists every login of every mechanism at the credential's
+/// frame (the frame the harness's summary names), with its outcome, and
+/// logins left without an answer at the end of a second pass.
 #[test]
 fn credentials_tap_lists_every_login_with_its_outcome() {
     for capture in fixtures() {
@@ -262,7 +279,7 @@ fn credentials_tap_lists_every_login_with_its_outcome() {
                 let outcome = if success { "success" } else { "failure" };
                 let user = c.username.clone().unwrap_or_else(|| "n.a.".into());
                 answered.push((
-                    record.frame,
+                    c.frame,
                     user,
                     format!("{} authentication, {outcome}", c.mechanism),
                 ));

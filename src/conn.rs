@@ -89,6 +89,10 @@ pub struct Connection {
     decode_messages: bool,
     /// Whether TLS bytes are handed back in [`SegmentOutput::tls`].
     keep_tls: bool,
+    /// Found by content: watch for lines only another protocol sends.
+    watch: bool,
+    /// The first such line's description: the connection is not mail.
+    contradiction: Option<String>,
 }
 
 impl Connection {
@@ -103,6 +107,8 @@ impl Connection {
             mime: mime::Options::default(),
             decode_messages: true,
             keep_tls: false,
+            watch: false,
+            contradiction: None,
         }
     }
 
@@ -126,6 +132,8 @@ impl Connection {
             mime: mime::Options::default(),
             decode_messages: true,
             keep_tls: false,
+            watch: false,
+            contradiction: None,
         }
     }
 
@@ -214,6 +222,17 @@ impl Connection {
         out
     }
 
+    /// Found by content, the connection watches for lines only another
+    /// protocol sends (FTP's `PASV`, `227`, `150`), which contradict it.
+    pub fn watch_for_other_protocols(&mut self) {
+        self.watch = true;
+    }
+
+    /// What showed the connection is not mail after all, if anything did.
+    pub fn contradiction(&self) -> Option<&str> {
+        self.contradiction.as_deref()
+    }
+
     /// Bytes already in stream order (for example decrypted TLS records).
     pub fn stream_data(&mut self, direction: Direction, data: &[u8], frame: u64) -> SegmentOutput {
         let mut out = SegmentOutput::default();
@@ -244,6 +263,28 @@ impl Connection {
         self.decode_messages = enabled;
     }
 
+    fn look_for_contradiction(&mut self, pdus: &[Pdu]) {
+        if !self.watch || self.contradiction.is_some() {
+            return;
+        }
+        use crate::Field;
+        self.contradiction = pdus.iter().find_map(|pdu| {
+            // Commands and replies only: message content may say anything.
+            let first = pdu.items.first()?.field;
+            let dialogue = [
+                Field::SmtpRequest,
+                Field::SmtpReply,
+                Field::PopRequest,
+                Field::PopResponse,
+            ];
+            if !dialogue.contains(&first) {
+                return None;
+            }
+            let line = pdu.bytes.split(|b| *b == b'\n').next()?;
+            crate::detect::contradiction(pdu.direction == Direction::ToServer, line)
+        });
+    }
+
     /// Each message a PDU completes, decoded into its `mail.msg` tree.
     fn decode_messages(&self, pdus: &mut [Pdu]) {
         if !self.decode_messages {
@@ -265,6 +306,7 @@ impl Connection {
             match chunk {
                 Chunk::Data(data) => {
                     let (mut pdus, tls) = self.engine.feed(direction, &data, frame);
+                    self.look_for_contradiction(&pdus);
                     self.decode_messages(&mut pdus);
                     out.pdus.extend(pdus);
                     out.encrypted |= tls != TlsBytes::None;

@@ -92,6 +92,9 @@ pub enum End {
     Idle,
     /// The capture ended with the connection open.
     Capture,
+    /// Found by its content, it turned out to be another protocol (FTP's
+    /// `PASV`, `227`, `150`): it is not reported as mail.
+    Released,
 }
 
 impl End {
@@ -101,6 +104,7 @@ impl End {
             End::Reset => "reset",
             End::Idle => "idle",
             End::Capture => "end of capture",
+            End::Released => "released: not mail",
         }
     }
 }
@@ -190,6 +194,10 @@ impl Sink for Report {
     fn closed(&mut self, info: &ConnectionInfo, pdus: Vec<Pdu>) {
         self.connections[info.id - 1] = info.clone();
         self.ended.push(info.id);
+        if info.end == Some(End::Released) {
+            self.frames.retain(|f| f.connection != info.id);
+            return;
+        }
         if !pdus.is_empty() {
             self.at_end.push((info.id, pdus));
         }
@@ -506,6 +514,9 @@ impl<S: Sink> Analyzer<S> {
             connection.set_default_charset(self.options.default_charset.clone());
             connection.set_decode_messages(self.options.decode_in_line());
             connection.keep_tls_bytes(self.options.tls_keylog.is_some());
+            if info.detected_by == Detection::Content {
+                connection.watch_for_other_protocols();
+            }
             self.sink.opened(&info);
             flow.state = FlowState::Mail(Box::new(MailFlow {
                 info,
@@ -517,6 +528,25 @@ impl<S: Sink> Analyzer<S> {
             return;
         };
         let pdus = mail.segment(&segment, replay, &self.options);
+        if mail.connection.contradiction().is_some() {
+            // Not mail after all: what it showed is taken back, and the
+            // flow is not looked at again.
+            let FlowState::Mail(mut mail) = std::mem::replace(&mut flow.state, FlowState::NotMail)
+            else {
+                return;
+            };
+            if self
+                .pending
+                .as_ref()
+                .is_some_and(|(info, _)| info.id == mail.info.id)
+            {
+                self.pending = None;
+            }
+            self.flush();
+            mail.info.end = Some(End::Released);
+            self.sink.closed(&mail.info, Vec::new());
+            return;
+        }
         if pdus.is_empty() {
             return;
         }

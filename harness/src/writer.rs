@@ -9,7 +9,7 @@ use std::io::Write;
 use mailscope::Pdu;
 use serde_json::Value as Json;
 
-use crate::analyze::{ConnectionInfo, ConnectionSummary, FrameRecord, Report, Sink};
+use crate::analyze::{ConnectionInfo, ConnectionSummary, End, FrameRecord, Report, Sink};
 use crate::capture::CaptureError;
 use crate::extract::Extractor;
 use crate::filter::Filter;
@@ -184,6 +184,12 @@ impl<W: Write> Writer<W> {
     /// A connection ended: what its end completed, then its block or record.
     pub fn closed_ref(&mut self, info: &ConnectionInfo, pdus: &[Pdu]) {
         if !self.open.contains_key(&info.id) {
+            return;
+        }
+        if info.end == Some(End::Released) {
+            // Not mail after all: nothing more of it is written.
+            self.open.remove(&info.id);
+            self.found -= 1;
             return;
         }
         self.take(info, pdus);

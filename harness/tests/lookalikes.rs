@@ -8,6 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::{analyze, fixture, shared};
+use mailscope_harness::analyze::End;
 
 /// The public captures that hold no SMTP, POP3 or IMAP (see INDEX.md).
 pub const NOT_MAIL: &[&str] = &[
@@ -20,7 +21,7 @@ pub const NOT_MAIL: &[&str] = &[
 ];
 
 fn not_mail_captures() -> Vec<PathBuf> {
-    let mut out = vec![fixture("not-mail-lookalikes")];
+    let mut out = vec![fixture("not-mail-lookalikes"), fixture("not-mail-released")];
     if let Some(dir) = shared() {
         out.extend(NOT_MAIL.iter().map(|p| dir.join(p)));
     }
@@ -41,6 +42,7 @@ fn no_connection_of_another_protocol_is_claimed() {
         let claimed: Vec<String> = report
             .connections
             .iter()
+            .filter(|c| c.end != Some(End::Released))
             .map(|c| format!("{} {:?} -> {:?}", c.protocol.name(), c.client, c.server))
             .collect();
         assert!(
@@ -62,4 +64,17 @@ fn a_port_named_by_the_user_is_still_mail() {
     let report = mailscope_harness::analyze_file(&fixture("not-mail-lookalikes"), options, |_| {});
     assert_eq!(report.connections.len(), 1);
     assert_eq!(report.connections[0].server.1, 16379);
+}
+
+/// An FTP server whose greeting names ESMTP, probed with EHLO, is claimed at
+/// the EHLO and released at the PASV: no frame, summary or record of it.
+#[test]
+fn a_connection_shown_to_be_ftp_is_released() {
+    let report = analyze(&fixture("not-mail-released"));
+    assert_eq!(report.connections.len(), 1);
+    assert_eq!(report.connections[0].end, Some(End::Released));
+    assert!(report.frames.is_empty());
+    assert!(report.at_end.is_empty());
+    let summary = mailscope_harness::render::summary(&report);
+    assert_eq!(summary, "no SMTP or POP3 connection in this capture\n");
 }

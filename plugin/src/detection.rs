@@ -105,6 +105,7 @@ pub unsafe extern "C" fn mailscope_conn_replay(
     };
     let replay = d.detector.take_replay();
     run(conn, |c| {
+        c.connection.watch_for_other_protocols();
         feed(c, |c| {
             if reassemble {
                 return c.replay(replay, server_is_a);
@@ -123,6 +124,18 @@ pub unsafe extern "C" fn mailscope_conn_replay(
             out
         })
     })
+}
+
+/// Whether `conn`, found by its content, turned out to be another protocol
+/// (FTP's `PASV`, `227`, `150`): it is then released, and shown as if
+/// mailscope had never claimed it.
+///
+/// # Safety
+/// `conn` comes from `mailscope_conn_new`.
+#[no_mangle]
+pub unsafe extern "C" fn mailscope_conn_released(conn: *const PluginConnection) -> bool {
+    // SAFETY: the shim only passes pointers returned by `mailscope_conn_new` before the last reset.
+    unsafe { conn.as_ref() }.is_some_and(|c| c.connection.contradiction().is_some())
 }
 
 /// A first guess from one payload, for a port the user named as mail

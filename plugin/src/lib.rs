@@ -224,7 +224,7 @@ pub(crate) fn registry() -> std::sync::MutexGuard<'static, Registry> {
 }
 
 pub struct PluginConnection {
-    connection: Connection,
+    pub(crate) connection: Connection,
     /// Logins awaiting the server's answer, for the credentials tap.
     logins: Logins,
     /// A panic left the connection in an unknown state: it is not parsed further.

@@ -158,6 +158,8 @@ typedef struct {
     address a_addr;             /* side a for the detector: who sent the first payload */
     guint32 a_port;
     gboolean not_mail;          /* the detector gave up on it */
+    gboolean by_content;        /* found by the detector, not by a port */
+    gboolean released;          /* found by content, then shown to be another protocol */
     address server_addr;
     guint32 server_port;
     mail_stream_t outer;        /* the TCP stream as captured */
@@ -280,6 +282,7 @@ static gboolean decide(mail_conv_t *conv, const mail_endpoints_t *ep, const guin
         if (verdict.kind != MS_VERDICT_KIND_MAIL)
             return FALSE;
         decide_as(conv, ep, verdict.protocol, verdict.server_is_a == from_a);
+        conv->by_content = TRUE;
         *replayed = mailscope_conn_replay(conv->outer.conn, conv->detector, pref_reassemble);
         conv->detector = NULL;
     }
@@ -721,7 +724,7 @@ static mail_frame_t *post_first_pass(tvbuff_t *frame_tvb, packet_info *pinfo, pr
         return NULL;
     mail_conv_t *conv = conv_of(conversation);
     /* Implicit TLS: every byte on the wire is TLS; the decrypted data comes through mail.tls. */
-    if (conv->implicit_tls)
+    if (conv->implicit_tls || conv->released)
         return NULL;
     tvbuff_t *payload_tvb = tvb_new_subset_length(payload->ds_tvb, payload->start, payload->length);
     field_info *ack = single_field(tree, hf_tcp_ack);
@@ -742,6 +745,10 @@ static mail_frame_t *post_first_pass(tvbuff_t *frame_tvb, packet_info *pinfo, pr
     frame->result = replayed ? replayed
                              : first_pass(payload_tvb, pinfo, !sent_by_server(conv, &ep), conv->outer.conn, &segment);
     conv->outer.last_frame = pinfo->num;
+    if (conv->by_content && mailscope_conn_released(conv->outer.conn)) {
+        conv->released = TRUE;
+        return NULL;
+    }
     note_outcomes(pinfo, frame->result);
     take_tls_after(pinfo, conv, frame->result);
     return frame;
@@ -756,7 +763,7 @@ static int dissect_mail_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree
             return 0;
         p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, MAIL_KEY_POST, frame);
     }
-    if (!frame || !frame->result)
+    if (!frame || !frame->result || frame->conv->released)
         return 0;
     mail_conv_t *conv = frame->conv;
     /* Spans point into the segment when it is plain bytes of the frame;

@@ -51,6 +51,28 @@ fn with_and_without(capture: &Path, args: &[&str]) -> (String, String) {
     (ours.stdout, theirs.stdout)
 }
 
+/// Claimed at an EHLO, then shown to be FTP by PASV and 227: from there on,
+/// and on every frame of a second pass, Wireshark shows it as without the plugin.
+#[test]
+fn a_connection_shown_to_be_ftp_is_released() {
+    let capture = root().join("fixtures/not-mail-released/capture.pcap");
+    let mut two_pass = vec!["-2"];
+    two_pass.extend(COLUMNS);
+    let (ours, theirs) = with_and_without(&capture, &two_pass);
+    assert_eq!(ours, theirs);
+    assert_eq!(tshark().on(&capture, &["-2", "-Y", "mail"]).stdout, "");
+    // One pass shows what it decided before the PASV (frame 14), nothing after.
+    let (ours, theirs) = with_and_without(&capture, &COLUMNS);
+    let from = |text: &str, frame: u64| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.split('\t').next().unwrap().parse::<u64>().unwrap() >= frame)
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(from(&ours, 14), from(&theirs, 14));
+    assert_ne!(ours, theirs, "the EHLO frame was shown as SMTP");
+}
+
 #[test]
 fn no_frame_of_another_protocol_is_relabelled() {
     for capture in not_mail_captures() {

@@ -117,6 +117,40 @@ pub fn server_line(line: &[u8]) -> ServerLine {
     ServerLine::Other
 }
 
+/// FTP's commands that no mail protocol has; `RETR` with a file name is
+/// FTP's too (POP3's takes a message number).
+const FTP_COMMANDS: &[&[u8]] = &[
+    b"PASV", b"EPSV", b"PORT", b"EPRT", b"TYPE", b"CWD", b"CDUP", b"PWD", b"SYST", b"MKD", b"STOR",
+    b"MDTM", b"SIZE", b"FEAT",
+];
+
+/// FTP's replies that no mail protocol sends: data connections (125, 150,
+/// 226, 227, 229), login steps (230, 331, 332), system type and directory (215, 257).
+const FTP_REPLIES: &[&[u8]] = &[
+    b"125", b"150", b"215", b"226", b"227", b"229", b"230", b"257", b"331", b"332",
+];
+
+/// Whether a line of a connection found to be mail by its content is one
+/// only another protocol sends (FTP's `PASV`, `227`, a `RETR` of a file
+/// answered `150`): what it is, if so.
+pub fn contradiction(to_server: bool, line: &[u8]) -> Option<String> {
+    let line = upper(line);
+    if to_server {
+        if let Some(word) = FTP_COMMANDS.iter().find(|w| is_command(&line, w)) {
+            return Some(format!("FTP command {}", String::from_utf8_lossy(word)));
+        }
+        let file = line
+            .strip_prefix(b"RETR ")
+            .is_some_and(|arg| !arg.is_empty() && !arg.iter().all(u8::is_ascii_digit));
+        return file.then(|| "FTP command RETR of a file".to_string());
+    }
+    let code = FTP_REPLIES.iter().find(|code| {
+        line.strip_prefix(**code)
+            .is_some_and(|rest| rest.is_empty() || matches!(rest[0], b' ' | b'-'))
+    })?;
+    Some(format!("FTP reply {}", String::from_utf8_lossy(code)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +168,26 @@ mod tests {
         assert_eq!(client_line(b"CAPABILITY\r\n"), ClientLine::Other);
         assert_eq!(client_line(b"PASV\r\n"), ClientLine::Other);
         assert_eq!(client_line(b"*2\r\n"), ClientLine::Other);
+    }
+
+    #[test]
+    fn ftp_contradicts_mail() {
+        assert_eq!(
+            contradiction(true, b"PASV\r\n").as_deref(),
+            Some("FTP command PASV")
+        );
+        assert_eq!(
+            contradiction(true, b"RETR robots.txt\r\n").as_deref(),
+            Some("FTP command RETR of a file")
+        );
+        assert_eq!(contradiction(true, b"RETR 1\r\n"), None);
+        assert_eq!(contradiction(true, b"MAIL FROM:<a@b> SIZE=12\r\n"), None);
+        assert_eq!(
+            contradiction(false, b"227 Entering Passive Mode (1,2,3,4,5,6)\r\n").as_deref(),
+            Some("FTP reply 227")
+        );
+        assert_eq!(contradiction(false, b"250 2.0.0 Ok\r\n"), None);
+        assert_eq!(contradiction(false, b"+OK 150 octets\r\n"), None);
     }
 
     #[test]

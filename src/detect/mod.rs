@@ -9,6 +9,7 @@ mod detector;
 mod lines;
 
 pub use detector::{Detector, Held, Replay, Verdict, DETECTION_PAYLOADS, MAX_HELD_BYTES};
+pub use lines::contradiction;
 
 use crate::item::Direction;
 

@@ -5,7 +5,10 @@
 //! order with each part's type, charset, transfer encoding, disposition,
 //! decoded file name, decoded size and digests, and the anomalies found.
 //! mail-parser does the parsing; `headers` corrects its whitespace handling
-//! around encoded words, and `parts` takes raw bytes by its offsets.
+//! around encoded words, `parts` takes raw bytes by its offsets (and
+//! `parts/evasion` sees through transfer encodings on message and multipart
+//! parts), and `charset` reads text that names no charset in the one
+//! chardetng guesses.
 //!
 //! Everything is bounded: at most [`MAX_PARTS`] parts are described, the
 //! tree is followed [`MAX_DEPTH`] levels deep, text is shown up to

@@ -347,6 +347,20 @@ Content-Transfer-Encoding: base64\r\n\r\nTVqQAA==\r\n";
         "{:?}",
         m.anomalies
     );
+    // A multipart declared base64 over boundaries sent as is: its parts are read as sent.
+    let multipart =
+        b"Content-Type: multipart/mixed; boundary=b\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+--b\r\nContent-Type: text/plain; name=a.txt\r\n\r\nhello\r\n--b--\r\n";
+    let m = decode(multipart);
+    let a_txt = m.attachments().next().unwrap();
+    assert_eq!((a_txt.path.as_str(), a_txt.size), ("1", Some(5)));
+    assert!(
+        m.anomalies[0]
+            .message
+            .ends_with("forbids for it: read as sent"),
+        "{:?}",
+        m.anomalies
+    );
     // message/global may be encoded (RFC 6532); message/partial may not, and is not parsed.
     let global = b"Content-Type: message/global\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogeA0KDQp5\r\n";
     assert!(decode(global).anomalies.is_empty());

@@ -74,7 +74,8 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     extract: Option<PathBuf>,
     /// Read message text and headers that declare no charset and are not
-    /// UTF-8 in this charset (e.g. gb18030, as Chinese clients often omit it).
+    /// UTF-8 in this charset (e.g. gb18030, as Chinese clients often omit it)
+    /// instead of the charset guessed from them.
     #[arg(long, value_name = "CHARSET")]
     default_charset: Option<String>,
     /// Do not decode messages (no mail.msg or mail.mime fields): faster when

@@ -63,6 +63,7 @@ pub fn message_summary(
         out["to"] = json!(header(m.to.as_ref()));
         out["message_id"] = json!(header(m.message_id.as_ref()));
         out["sha256"] = json!(m.sha256);
+        out["sha1"] = json!(m.sha1);
         out["attachments"] = Json::Array(
             m.attachments()
                 .map(|p| {
@@ -70,6 +71,8 @@ pub fn message_summary(
                         "filename": p.filename,
                         "content_type": p.content_type,
                         "size": p.size,
+                        "md5": p.md5,
+                        "sha1": p.sha1,
                         "sha256": p.sha256,
                         "part": p.path,
                     })

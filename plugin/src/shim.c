@@ -863,8 +863,8 @@ static void register_mail(void)
         &pref_imf);
     prefs_register_string_preference(module, "default_charset", "Default charset of message text",
         "Charset for message text and raw header bytes that declare none and are not UTF-8, e.g. gb18030 "
-        "(Chinese mail clients often omit it) or windows-1252. Empty: such text is shown as UTF-8 with "
-        "replacement characters and flagged.",
+        "(Chinese mail clients often omit it) or windows-1252. Empty: such text is read in the charset "
+        "guessed from it (named in mail.msg.charset_guess / mail.mime.charset_guess, with a note).",
         &pref_default_charset);
 
     credentials_tap = register_tap("credentials");

@@ -966,29 +966,6 @@ fn export_objects_mail_saves_attachments_under_their_decoded_names() {
 }
 
 #[test]
-fn default_charset_preference_shows_undeclared_legacy_text_as_characters() {
-    let fixture = common::root().join("fixtures/mime-undeclared-charset/capture.pcap");
-    let fields = [
-        "-Y",
-        "mail.msg",
-        "-T",
-        "fields",
-        "-e",
-        "mail.msg.subject",
-        "-e",
-        "mail.mime.text",
-    ];
-    let plain = tshark().on(&fixture, &fields);
-    assert!(plain.stdout.contains('\u{fffd}'), "{}", plain.stdout);
-    let mut with_pref = vec!["-o", "mail.default_charset:gb18030"];
-    with_pref.extend(fields);
-    assert_eq!(
-        tshark().on(&fixture, &with_pref).stdout,
-        "季度报表\t附件是第三季度报表，请查收。\n"
-    );
-}
-
-#[test]
 fn pipelined_replies_show_the_state_their_own_command_left() {
     let fixture = common::root().join("fixtures/pipelining-bdat/capture.pcap");
     let out = tshark().on(

@@ -32,7 +32,7 @@ impl Awaiting {
             .position(|(f, v, _)| *f == frame && v == verb)?;
         self.0
             .drain(..=at)
-            .last()
+            .next_back()
             .map(|(_, _, transaction)| transaction)
     }
 }

@@ -9,15 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-system=0
-remove=0
-for arg in "$@"; do
-    case "$arg" in
-        --system) system=1 ;;
-        --remove) remove=1 ;;
-        *) echo "usage: $0 [--system] [--remove]" >&2; exit 2 ;;
-    esac
-done
+. scripts/install-common.sh "$@"
 
 if [ $system -eq 1 ]; then
     dest=/usr/local/bin
@@ -25,16 +17,7 @@ else
     dest="${CARGO_HOME:-$HOME/.cargo}/bin"
 fi
 
-if [ $remove -eq 1 ]; then
-    rm -f "$dest/mailscope"
-    echo "removed $dest/mailscope"
-    exit 0
-fi
-
-cargo build --release -p mailscope-harness
-mkdir -p "$dest"
-install -m 0755 target/release/mailscope "$dest/mailscope"
-echo "installed $dest/mailscope"
+install_built mailscope-harness target/release/mailscope 0755 "$dest" mailscope
 case ":$PATH:" in
     *":$dest:"*) ;;
     *) echo "note: $dest is not on your PATH: add it (e.g. in ~/.profile) to run mailscope by name" >&2 ;;

@@ -109,6 +109,9 @@ fn after_an_over_long_command_the_transaction_and_its_attachment_are_decoded() {
             250
         )]
     );
+    let transaction = &long_reply["transactions"][0];
+    assert_eq!(transaction["mail_reply"], 250);
+    assert_eq!(transaction["rcpt_to"][0]["reply"], 250);
     assert_eq!(long_reply["anomaly_count"], 1);
     assert_eq!(
         long_reply["anomalies"][0]["message"],

@@ -88,7 +88,26 @@ fn after_an_over_long_command_the_message_and_its_attachment_are_decoded() {
             "smtp-long-lines",
             &["mail.expert.line_too_long", "frame.number"]
         ),
-        ["1\t14", "1\t60"]
+        ["1\t14", "1\t64"]
+    );
+    // Each reply answers its own command, the one cut in pieces (frame 64:
+    // before the long line, the cut line) and the rest of it (frame 66) too.
+    assert_eq!(
+        fields("smtp-long-lines", &["mail.smtp.reply.command"]),
+        [
+            "EHLO",
+            "HELO",
+            "MAIL",
+            "RCPT",
+            "DATA",
+            "DATA",
+            "QUIT",
+            "EHLO",
+            "MAIL,MAIL",
+            "MAIL,RCPT,DATA",
+            "DATA",
+            "QUIT",
+        ]
     );
     // The cut EHLO keeps its first 8192 bytes; HELO after it is read whole.
     assert_eq!(

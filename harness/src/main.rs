@@ -326,15 +326,10 @@ fn run_one(
         (None, Some(_)) => Form::Files,
     };
     let file = path.display().to_string();
-    if several && matches!(form, Form::Tree | Form::Summary) {
-        if let Err(e) = writeln!(out, "== {file}") {
-            return Outcome {
-                records: Vec::new(),
-                error: Some(format!("cannot write the output: {e}")),
-            };
-        }
-    }
     let mut writer = Writer::new(form, &file, filter, out);
+    if several && matches!(form, Form::Tree | Form::Summary) {
+        writer = writer.headed();
+    }
     if let Some(dir) = &args.extract {
         let dir = if several {
             dir.join(path.file_name().unwrap_or(path.as_os_str()))

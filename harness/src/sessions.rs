@@ -125,6 +125,8 @@ struct Lists {
     anomalies: Vec<Json>,
     /// Entries left out of each list past `MAX_ENTRIES`.
     omitted: Map<String, Json>,
+    /// SMTP requests awaiting a reply, with their transactions.
+    awaiting: crate::awaiting::Awaiting,
 }
 
 /// Pushes `value` onto `list` unless it is full; then counts it under `key`.
@@ -209,9 +211,24 @@ impl Record {
                 if let Some(t) = self.lists().transactions.last_mut() {
                     t["message"] = summary.clone();
                 }
+                if message.complete {
+                    // The final dot is answered like a command.
+                    self.await_reply(pdu.frame, "DATA");
+                }
             }
             let l = self.lists();
             push_bounded(&mut l.messages, summary, &mut l.omitted, "messages");
+        }
+    }
+
+    /// Remembers a request whose reply concerns the current transaction.
+    fn await_reply(&mut self, frame: u64, verb: &str) {
+        if self.transaction_omitted || !matches!(verb, "MAIL" | "RCPT" | "DATA" | "BDAT" | "RSET") {
+            return;
+        }
+        let l = self.lists();
+        if let Some(current) = l.transactions.len().checked_sub(1) {
+            l.awaiting.push(frame, verb, current);
         }
     }
 
@@ -264,19 +281,22 @@ impl Record {
                 }
                 _ => {}
             }
+            self.await_reply(pdu.frame, &command);
         }
-        // A reply: its code goes to the command it answers.
-        let (Some(code), Some(answers)) = (
+        // A reply: its code goes to the command it answers, in that command's transaction.
+        let (Some(code), Some(answers), Some(request)) = (
             number(items, Field::SmtpReplyCode),
             text(items, Field::SmtpReplyCommand),
+            number(items, Field::SmtpReplyRequestFrame),
         ) else {
             return;
         };
         let reply_text = text(items, Field::SmtpReplyText);
-        if self.transaction_omitted {
+        let l = self.lists();
+        let Some(index) = l.awaiting.answer(request, &answers) else {
             return;
-        }
-        let Some(t) = self.lists().transactions.last_mut() else {
+        };
+        let Some(t) = l.transactions.get_mut(index) else {
             return;
         };
         match answers.as_str() {

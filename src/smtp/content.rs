@@ -131,6 +131,7 @@ impl Smtp {
                 frame,
                 path: None,
                 state_after: self.state_name(),
+                ends_content: true,
             };
             self.push_pending(answered, &mut pdu);
         } else {

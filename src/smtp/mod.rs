@@ -14,3 +14,5 @@ mod session;
 mod tree;
 
 pub use session::Smtp;
+#[cfg(test)]
+mod resync_tests;

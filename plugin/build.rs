@@ -1,6 +1,6 @@
 //! Generates the C header of the Rust side's ABI (`mailscope.h`, with
 //! cbindgen from `src/abi.rs` and the exported functions), then compiles the
-//! epan shim (`src/shim.c`) against it and against the same Wireshark
+//! epan shim (`src/shim/*.c`) against it and against the same Wireshark
 //! headers wireshark-sys generated its bindings from, and links libwireshark.
 
 use std::path::PathBuf;
@@ -23,9 +23,18 @@ fn main() {
     let includes =
         std::env::var("DEP_WIRESHARK_INCLUDE").expect("wireshark-sys passes the include paths");
     let mut build = cc::Build::new();
+    let mut shim: Vec<PathBuf> = std::fs::read_dir(crate_dir.join("src/shim"))
+        .expect("plugin/src/shim is readable")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "c"))
+        .collect();
+    shim.sort();
     build
-        .file("src/shim.c")
+        .files(&shim)
         .include(&out_dir)
+        // Only mailscope_shim_register_plugin leaves the shim; its other
+        // functions stay inside the plugin.
+        .flag("-fvisibility=hidden")
         .flag_if_supported("-Wno-unused-parameter")
         .flag("-Werror=implicit-function-declaration")
         .warnings(true);

@@ -1,4 +1,4 @@
-//! The C ABI between the Rust half and `shim.c`, owned here.
+//! The C ABI between the Rust half and the shim (`src/shim/`), owned here.
 //!
 //! Every type the shim sees is declared once, in this file; `build.rs` runs
 //! cbindgen over the crate and the shim includes the generated

@@ -1,6 +1,6 @@
 //! The mailscope Wireshark plugin: the Rust half.
 //!
-//! `shim.c` does everything that touches epan (registration, trees, expert
+//! The shim (`src/shim/*.c`) does everything that touches epan (registration, trees, expert
 //! infos, taps, conversations, per-frame data), because epan reports errors
 //! by longjmp and a longjmp must never cross a Rust frame. This file exports
 //! the few `mailscope_*` functions the shim calls: the field table, content
@@ -797,17 +797,29 @@ mod tests {
 
     #[test]
     fn the_shim_declares_nothing_of_the_rust_side_by_hand() {
-        let shim = include_str!("shim.c");
-        assert!(shim.contains("#include \"mailscope.h\""));
-        for (number, line) in shim.lines().enumerate() {
-            let declares_rust = line.trim_start().starts_with("extern")
-                || (line.contains("typedef") && line.contains(" Ms"));
-            assert!(
-                !declares_rust,
-                "shim.c:{}: `{line}` belongs in the generated header",
-                number + 1
-            );
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/shim");
+        let header = std::fs::read_to_string(dir.join("mail.h")).unwrap();
+        assert!(header.contains("#include \"mailscope.h\""));
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            files += 1;
+            for (number, line) in text.lines().enumerate() {
+                // A prototype at file level naming a Rust export, or a Rust type.
+                let prototype = !line.starts_with(' ')
+                    && line.contains("mailscope_")
+                    && line.trim_end().ends_with(';');
+                let declares_rust = prototype || (line.contains("typedef") && line.contains(" Ms"));
+                assert!(
+                    !declares_rust,
+                    "{}:{}: `{line}` belongs in the generated header",
+                    path.display(),
+                    number + 1
+                );
+            }
         }
+        assert!(files >= 2);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 mod body;
 pub mod export;
+mod gaps;
 mod headers;
 mod parts;
 pub mod tree;
@@ -107,6 +108,17 @@ pub struct MimeMessage {
     pub truncated: bool,
     pub parts: Vec<MimePart>,
     pub anomalies: Vec<MimeAnomaly>,
+    /// Bytes of the message missing from the capture, and the parts they
+    /// fell in (see [`crate::message::MessageGap`]).
+    pub missing: u64,
+    pub damaged: Vec<DamagedPart>,
+}
+
+/// A part that bytes missing from the capture fell in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedPart {
+    pub path: String,
+    pub missing: u64,
 }
 
 impl MimeMessage {
@@ -150,6 +162,7 @@ pub fn analyze(message: &MailMessage, options: &Options) -> MimeMessage {
     let mut out = parts::decode(&message.content, options, partial || truncated);
     out.partial = partial;
     out.truncated = truncated;
+    gaps::place(&mut out, message);
     out
 }
 

@@ -121,22 +121,28 @@ impl Smtp {
         pdu.items.push(tree::content(&facts, len));
         if complete {
             pdu.info = format!("C: message, {size} bytes");
-            let source = MessageSource::SmtpData {
-                transaction: self.transaction,
-            };
-            pdu.message = Some(self.take_message(source, frame, offset + len as u64, true));
-            self.client = ClientMode::Command;
-            let answered = Answered {
-                verb: "DATA".to_string(),
-                frame,
-                path: None,
-                state_after: self.state_name(),
-            };
-            self.push_pending(answered, &mut pdu);
+            self.end_data(&mut pdu, frame, offset + len as u64);
         } else {
             pdu.info = format!("C: message fragment, {len} bytes");
         }
         pdu
+    }
+
+    /// DATA content ended with `pdu` (its end at stream offset `end`): the
+    /// message, and the reply to it awaited.
+    pub(super) fn end_data(&mut self, pdu: &mut Pdu, frame: u64, end: u64) {
+        let source = MessageSource::SmtpData {
+            transaction: self.transaction,
+        };
+        pdu.message = Some(self.take_message(source, frame, end, true));
+        self.client = ClientMode::Command;
+        let answered = Answered {
+            verb: "DATA".to_string(),
+            frame,
+            path: None,
+            state_after: self.state_name(),
+        };
+        self.push_pending(answered, pdu);
     }
 
     /// The content is complete: from the client's side the transaction is over

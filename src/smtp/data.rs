@@ -2,7 +2,7 @@
 //! (counted), assembled into the bytes of one [`MailMessage`] under the
 //! connection's message cap.
 
-use crate::message::{MailMessage, MessageSource};
+use crate::message::{note_gap, MailMessage, MessageGap, MessageSource};
 use crate::text::{find_end_of_data, StreamBuf};
 
 /// Where DATA content ends in the client's buffered bytes.
@@ -59,6 +59,10 @@ pub struct Assembly {
     pub chunk: Vec<u8>,
     pub chunk_start: u64,
     pub chunk_truncated: bool,
+    /// Bytes the capture lost: where in `content`, and (until the chunk is
+    /// kept) where in the current BDAT chunk.
+    pub gaps: Vec<MessageGap>,
+    pub chunk_gaps: Vec<MessageGap>,
 }
 
 impl Assembly {
@@ -79,8 +83,27 @@ impl Assembly {
 
     /// Adds a whole BDAT chunk to the message, as long as the cap has room;
     /// each chunk counts on its own, so one lost chunk does not hide the next.
+    /// The bytes its gaps lost are noted where they were.
     pub fn keep_chunk(&mut self, bytes: &[u8], max_message: usize) {
-        self.truncated |= crate::text::extend_capped(&mut self.content, bytes, max_message);
+        let mut at = 0;
+        for gap in std::mem::take(&mut self.chunk_gaps) {
+            let upto = gap.offset.clamp(at, bytes.len());
+            self.truncated |=
+                crate::text::extend_capped(&mut self.content, &bytes[at..upto], max_message);
+            self.gap(gap.missing, max_message);
+            at = upto;
+        }
+        self.truncated |= crate::text::extend_capped(&mut self.content, &bytes[at..], max_message);
+    }
+
+    /// `missing` bytes of DATA content the capture lost, after what was kept.
+    pub fn gap(&mut self, missing: u64, max_message: usize) {
+        note_gap(&mut self.content, &mut self.gaps, missing, max_message);
+    }
+
+    /// `missing` bytes of the current BDAT chunk the capture lost, after what it holds.
+    pub fn chunk_gap(&mut self, missing: u64) {
+        crate::message::push_gap(&mut self.chunk_gaps, self.chunk.len(), missing);
     }
 
     /// Keeps `bytes` of the current BDAT chunk, as long as the cap has room.
@@ -91,6 +114,7 @@ impl Assembly {
     /// A new BDAT chunk starts at `stream_offset`.
     pub fn start_chunk(&mut self, stream_offset: u64) {
         self.chunk.clear();
+        self.chunk_gaps.clear();
         self.chunk_truncated = false;
         self.chunk_start = stream_offset;
     }
@@ -111,7 +135,8 @@ impl Assembly {
             stream_start: self.stream_start.unwrap_or(stream_end),
             stream_end,
             complete,
-            truncated: self.truncated || !complete,
+            truncated: self.truncated || !complete || !self.gaps.is_empty(),
+            gaps: self.gaps,
         }
     }
 }

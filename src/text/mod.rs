@@ -5,12 +5,14 @@
 mod dot;
 mod framing;
 mod info;
+mod resync;
 mod spanned;
 mod tls;
 
-pub(crate) use dot::{extend_capped, find_end_of_data, unstuff, unstuff_into};
+pub(crate) use dot::{extend_capped, find_end_of_data, unstuff_into};
 pub(crate) use framing::{lossy, strip_eol, StreamBuf};
 pub(crate) use info::{info_line, sasl_info};
+pub(crate) use resync::{next_line_starting, starts_command, starts_reply, starts_with_any};
 pub(crate) use spanned::{report, NotCommands};
 pub use spanned::{Problem, Spanned, VerbLine};
 pub(crate) use tls::TlsSwitch;
@@ -104,6 +106,12 @@ pub(crate) fn gap_pdu(buf: &mut StreamBuf, direction: Direction, missing: u64, f
     buf.data.clear();
     buf.scanned = 0;
     buf.start += missing + lost_buffered as u64;
+    gap_marker(direction, offset, missing, frame)
+}
+
+/// The PDU that reports `missing` bytes lost at stream `offset`, the buffer
+/// left as it is (the bytes before the gap stay in the block they belong to).
+pub(crate) fn gap_marker(direction: Direction, offset: u64, missing: u64, frame: u64) -> Pdu {
     let mut pdu = Pdu::new(direction, frame, offset, Vec::new());
     pdu.info = format!(
         "{}: [{} bytes missing from the capture]",

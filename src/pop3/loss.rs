@@ -1,0 +1,209 @@
+//! Bytes the capture lost, on the POP3 session's side: a multi-line block
+//! keeps what came before and after its gap and still ends (its "." line,
+//! or, when the gap ate that, the next status line once the client asked
+//! for more or the announced size is used up); a status line lost whole
+//! does not shift the pairing of the responses after it.
+
+use crate::fields::Expert;
+use crate::item::{Direction, Pdu};
+use crate::message::{note_gap, push_gap, MessageGap};
+use crate::text::{gap_marker, next_line_starting, starts_with_any, unstuff_into};
+
+use super::session::{Pop3, State};
+
+/// What starts a response line.
+const STATUS: &[&[u8]] = &[b"+OK", b"-ERR", b"+ "];
+
+/// Commands only valid in the transaction state: a client that sends one
+/// after a login whose answer was lost was logged in.
+const TRANSACTION_VERBS: &[&str] = &["STAT", "LIST", "RETR", "DELE", "TOP", "UIDL", "RSET", "NOOP"];
+
+/// The session's memory of lost bytes in the server's direction.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Loss {
+    /// Gaps inside the block being received, at offsets of the server buffer.
+    block: Vec<MessageGap>,
+    /// Where the search for a status line after the block's last gap resumes.
+    scanned: usize,
+    /// The gaps of the block just taken, in its PDU's bytes, and whether its
+    /// end was lost (the next status line ended it).
+    pub(super) taken: Vec<MessageGap>,
+    pub(super) end_lost: bool,
+    /// A gap where a response would start: the first line after it decides.
+    response_gap: bool,
+    /// A command whose response was lost whole, said on the next response.
+    lost: Option<(String, u64)>,
+}
+
+impl Pop3 {
+    /// A gap in the server's bytes inside a block whose status line is here:
+    /// the block keeps its bytes and notes the gap.
+    pub(super) fn block_gap(&mut self, missing: u64, frame: u64) -> Option<Pdu> {
+        let buf = &self.bufs[1];
+        let in_block = !self.discard_block
+            && self.pending.front().is_some_and(|p| p.multiline)
+            && buf.data.starts_with(b"+OK")
+            && buf.data.contains(&b'\n');
+        if !in_block {
+            return None;
+        }
+        let before: u64 = self.loss.block.iter().map(|g| g.missing).sum();
+        let offset = buf.start + buf.data.len() as u64 + before;
+        push_gap(&mut self.loss.block, buf.data.len(), missing);
+        Some(gap_marker(Direction::ToClient, offset, missing, frame))
+    }
+
+    /// A gap in the server's bytes where a line would start.
+    pub(super) fn responses_lost(&mut self) {
+        if !self.greeted && self.pending.is_empty() {
+            self.greeted = true;
+        }
+        self.loss.response_gap = !self.pending.is_empty();
+    }
+
+    /// After a gap in the server's bytes: framing resumes at a status line.
+    /// A status line with more than one command waiting answers a later
+    /// one (the oldest one's response was in the gap); other bytes are the
+    /// rest of a block whose start was lost (skipped to its "." line) or of
+    /// a line (skipped to its end). False until the first bytes tell.
+    pub(super) fn resync_responses(&mut self) -> bool {
+        let buf = &mut self.bufs[1];
+        if !buf.after_gap {
+            return true;
+        }
+        let starts = match starts_with_any(&buf.data, STATUS) {
+            None if buf.data.contains(&b'\n') => false,
+            None => return false,
+            Some(starts) => starts,
+        };
+        buf.after_gap = false;
+        let response_gap = std::mem::take(&mut self.loss.response_gap);
+        if starts {
+            if response_gap && self.pending.len() > 1 {
+                self.response_lost();
+            }
+        } else if response_gap && self.pending.front().is_some_and(|p| p.multiline) {
+            self.pending.pop_front();
+            self.discard_block = true;
+            self.block_first_frame = None;
+        } else {
+            self.bufs[1].discard_line = true;
+        }
+        true
+    }
+
+    /// The oldest pending command's response was lost whole.
+    fn response_lost(&mut self) {
+        let Some(lost) = self.pending.pop_front() else {
+            return;
+        };
+        let next_is_transaction = self
+            .pending
+            .front()
+            .is_some_and(|p| TRANSACTION_VERBS.contains(&p.verb.as_str()));
+        if matches!(lost.verb.as_str(), "PASS" | "APOP" | "AUTH") && next_is_transaction {
+            // The client went on as a logged-in client does.
+            self.login = None;
+            self.auth = None;
+            self.client = super::session::ClientMode::Command;
+            self.state = State::Transaction;
+        }
+        self.loss.lost = Some((lost.verb, lost.frame));
+    }
+
+    /// Says on `pdu` which command's response was lost before it.
+    pub(super) fn report_lost_response(&mut self, pdu: &mut Pdu) {
+        if let Some((verb, frame)) = self.loss.lost.take() {
+            pdu.anomaly(
+                Expert::Gap,
+                0,
+                0,
+                format!("the response to {verb} (frame {frame}) was lost in the capture"),
+            );
+        }
+    }
+
+    /// In a block that lost bytes, where the next response starts when the
+    /// gap ate the block's "." line: a status line after the last gap, once
+    /// the client asked for more than this block or the size the status
+    /// line announced is used up. `found` is where the "." line search
+    /// ended the block, if it did.
+    pub(super) fn block_end_in_gap(&mut self, first_len: usize, found: Option<usize>) -> Option<usize> {
+        let last_gap = self.loss.block.last()?.offset;
+        let data = &self.bufs[1].data;
+        let limit = found.unwrap_or(data.len());
+        let from = self.loss.scanned.max(last_gap).min(limit);
+        let Some(at) = next_line_starting(&data[..limit], from, STATUS) else {
+            // Resume at the last line start: the line after it may not be whole yet.
+            self.loss.scanned = memchr::memrchr(b'\n', &data[from..limit])
+                .map_or(from, |i| from + i + 1);
+            return None;
+        };
+        let missing: u64 = self.loss.block.iter().map(|g| g.missing).sum();
+        let announced = announced_size(&data[..first_len]);
+        let used_up = announced.is_some_and(|n| (at - first_len) as u64 + missing >= n);
+        (self.pending.len() > 1 || used_up).then_some(at)
+    }
+
+    /// The block's first `end` bytes were taken: its gaps go with them, and
+    /// the stream offset moves past the bytes they lost.
+    pub(super) fn take_block_gaps(&mut self, end: usize) {
+        let gaps = std::mem::take(&mut self.loss.block);
+        self.loss.scanned = 0;
+        self.bufs[1].start += gaps.iter().map(|g| g.missing).sum::<u64>();
+        self.loss.taken = gaps.into_iter().filter(|g| g.offset <= end).collect();
+    }
+}
+
+/// The size a status line announces: `+OK 1234 octets` (RFC 1939 examples).
+fn announced_size(status: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(status).ok()?;
+    let mut words = text.split_whitespace().skip(1);
+    let size = words.next()?.parse().ok()?;
+    words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("octets"))
+        .then_some(size)
+}
+
+/// Message content from a block body that starts at `body_at` in its PDU and
+/// lost bytes at `gaps` (PDU offsets): dot-unstuffed around the gaps, each
+/// noted where it was in the content. Returns the content, the lines
+/// unstuffed and the gaps in the content.
+pub(super) fn unstuff_around(
+    body: &[u8],
+    body_at: usize,
+    gaps: &[MessageGap],
+) -> (Vec<u8>, u64, Vec<MessageGap>) {
+    let mut content = Vec::with_capacity(body.len());
+    let mut content_gaps = Vec::new();
+    let (mut unstuffed, mut at) = (0, 0);
+    for gap in gaps {
+        let upto = gap.offset.saturating_sub(body_at).clamp(at, body.len());
+        unstuffed += unstuff_into(&body[at..upto], &mut content, usize::MAX).0;
+        note_gap(&mut content, &mut content_gaps, gap.missing, usize::MAX);
+        at = upto;
+    }
+    unstuffed += unstuff_into(&body[at..], &mut content, usize::MAX).0;
+    (content, unstuffed, content_gaps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_announced_size_and_content_around_a_gap() {
+        assert_eq!(announced_size(b"+OK 8911 octets\r\n"), Some(8911));
+        assert_eq!(announced_size(b"+OK 2 messages\r\n"), None);
+        let body = b"Subject: x\r\n\r\nab..c";
+        let gaps = [MessageGap {
+            offset: 4 + 16,
+            missing: 10,
+        }];
+        let (content, unstuffed, at) = unstuff_around(body, 4, &gaps);
+        assert_eq!(content, b"Subject: x\r\n\r\nab\r\n.c");
+        assert_eq!(unstuffed, 1);
+        assert_eq!(at, [MessageGap { offset: 16, missing: 10 }]);
+    }
+}

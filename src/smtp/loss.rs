@@ -1,0 +1,120 @@
+//! Bytes the capture lost, on the session's side: message content keeps
+//! what came before and after a gap, its end is still found (the final dot,
+//! the BDAT count, or the server's reply when the gap ate the dot), and a
+//! reply lost whole does not shift the pairing of the replies after it.
+
+use crate::fields::Expert;
+use crate::item::{Direction, Pdu};
+use crate::text::gap_pdu;
+
+use super::session::{ClientMode, Smtp};
+
+impl Smtp {
+    /// A gap in the client's bytes while it sends message content.
+    pub(super) fn content_gap(&mut self, missing: u64, frame: u64) -> Vec<Pdu> {
+        let mut out = Vec::new();
+        if let ClientMode::Bdat {
+            remaining,
+            last,
+            size,
+        } = self.client
+        {
+            // The chunk's count still frames it: the lost bytes are noted in it.
+            let lost = missing.min(remaining);
+            self.message.chunk_gap(lost);
+            out.push(gap_pdu(&mut self.bufs[0], Direction::ToServer, missing, frame));
+            self.client = ClientMode::Bdat {
+                remaining: remaining - lost,
+                last,
+                size,
+            };
+            if remaining == lost {
+                out.extend(self.end_chunk(frame));
+                // The gap went on into the next command line.
+                self.bufs[0].after_gap |= missing > lost;
+            }
+            return out;
+        }
+        // DATA: what is buffered goes into the message before the gap.
+        let buf = &mut self.bufs[0];
+        match buf.data.len() {
+            0 => {
+                let start = buf.start;
+                self.message.begin(frame, start);
+            }
+            len => {
+                let (offset, raw) = buf.take(len);
+                out.push(self.data_piece(frame, offset, raw, false));
+            }
+        }
+        out.push(gap_pdu(&mut self.bufs[0], Direction::ToServer, missing, frame));
+        self.message.gap(missing, self.limits.max_message);
+        out
+    }
+
+    /// DATA content that lost bytes, and the server replies: the reply
+    /// proves the message ended (its final dot was in the gap). The message
+    /// is handed over before the reply is framed, so the reply answers it.
+    pub(super) fn message_ended_in_gap(&mut self, frame: u64) -> Option<Pdu> {
+        if self.client != ClientMode::Data || self.message.gaps.is_empty() {
+            return None;
+        }
+        let reply_ready = matches!(
+            super::reply::frame(
+                &self.bufs[1].data,
+                self.limits.max_line,
+                self.limits.max_reply_lines
+            ),
+            super::reply::Framing::Reply { .. }
+        );
+        if !reply_ready {
+            return None;
+        }
+        let buf = &mut self.bufs[0];
+        let len = buf.data.len();
+        let (offset, raw) = buf.take(len);
+        let mut pdu = self.data_piece(frame, offset, raw, false);
+        let size = self.message.content.len();
+        pdu.info = format!("C: message, {size} bytes (its end was lost; the server replied)");
+        self.end_data(&mut pdu, frame, offset + len as u64);
+        Some(pdu)
+    }
+
+    /// A gap in the server's bytes where a reply would start: the replies it
+    /// held are gone. Before any greeting, it was the greeting; else the
+    /// first reply after the gap decides (see [`Smtp::skip_lost_reply`]).
+    pub(super) fn replies_lost(&mut self) {
+        if !self.greeted && self.pending.is_empty() {
+            self.greeted = true;
+        } else {
+            self.reply_lost = !self.pending.is_empty();
+        }
+    }
+
+    /// The first reply after a gap in the server's bytes: when the client
+    /// has sent more than one command since, the oldest one's reply was in
+    /// the gap (a client waits for a reply before it goes on, or sent a
+    /// pipelined group whose first reply was lost). It is taken as
+    /// answered, so this reply pairs with the command it answers.
+    pub(super) fn skip_lost_reply(&mut self, code: u16, pdu: &mut Pdu) {
+        if !std::mem::take(&mut self.reply_lost) || self.pending.len() < 2 || code == 334 {
+            return;
+        }
+        let Some(lost) = self.pending.pop_front() else {
+            return;
+        };
+        if lost.verb == "DATA" && self.client == ClientMode::DataPending {
+            // Its 354 was lost; the content the client sent told as much.
+            self.client = ClientMode::Data;
+        }
+        pdu.anomaly(
+            Expert::Gap,
+            0,
+            0,
+            format!(
+                "the reply to {} (frame {}) was lost in the capture",
+                lost.verb, lost.frame
+            ),
+        );
+    }
+}

@@ -1141,3 +1141,136 @@ fn hostile_streams_stay_bounded_in_tshark() {
     );
     assert_eq!(subject.stdout, "after the garbage\n");
 }
+
+/// One message's facts as tshark shows them: subject, missing bytes, and
+/// per part its file name, missing bytes and SHA-256.
+#[derive(Debug, Default, PartialEq)]
+struct ShownMessage {
+    subject: String,
+    missing: Option<String>,
+    parts: Vec<(String, Option<String>, String)>,
+}
+
+/// The messages, the last session state and the expert infos of a capture, from tshark's PDML.
+fn shown_session(capture: &Path) -> (Vec<ShownMessage>, String, Vec<String>) {
+    let (mut messages, mut state, mut experts) = (Vec::<ShownMessage>::new(), String::new(), vec![]);
+    for (_, fields) in pdml(capture, &[]) {
+        for (name, shown) in fields {
+            let message = messages.last_mut();
+            match (name.as_str(), message) {
+                ("mail.msg", _) => messages.push(ShownMessage::default()),
+                ("mail.msg.subject", Some(m)) => m.subject = shown,
+                ("mail.msg.missing", Some(m)) => m.missing = Some(shown),
+                ("mail.mime.part", Some(m)) => m.parts.push(Default::default()),
+                ("mail.mime.filename", Some(m)) => m.parts.last_mut().unwrap().0 = shown,
+                ("mail.mime.missing", Some(m)) => m.parts.last_mut().unwrap().1 = Some(shown),
+                ("mail.mime.sha256", Some(m)) => m.parts.last_mut().unwrap().2 = shown,
+                ("mail.smtp.state" | "mail.pop.state", _) => state = shown,
+                (expert, _) if expert.starts_with("mail.expert.") => experts.push(name),
+                _ => {}
+            }
+        }
+    }
+    for message in &mut messages {
+        message.parts.retain(|(name, _, _)| !name.is_empty());
+    }
+    (messages, state, experts)
+}
+
+/// The `loss-*` fixtures in tshark: the damaged message keeps its subject,
+/// says what it lacks and which part it fell in, the parts the gap missed
+/// keep their digests, the next message is whole and the state ends right,
+/// with a few expert infos, not a flood.
+#[test]
+fn lost_segments_keep_the_message_the_next_one_and_the_state_in_tshark() {
+    const PDF: &str = "简历 Résumé.pdf";
+    const PDF_SHA: &str = "af9c9accea7e35e8fa249d913b4b8a9993950fc4fb17f116f0428d3bcbd120f5";
+    const BIN: &str = "протокол.bin";
+    const BIN_SHA: &str = "10fc3c51a152e90e5b90319b601d92ccf37290ef53c35ff92507687d8a911a08";
+    const EML: &str = "Re: cafe meeting.eml";
+    const EML_SHA: &str = "ec32fc6582875bae41ff2c2097c7da5ce3fbceb7984c1691399370c1c4ca80e6";
+    const MIXED: &str = "Résumé and minutes (v2)";
+    const FOXMAIL: &str = "测试邮件：会议通知";
+    // fixture, missing bytes, damaged part, whole parts, final state, expert infos
+    let cases: [(&str, &str, &str, &[(&str, &str)], &str, &[&str]); 4] = [
+        (
+            "loss-smtp-attachment",
+            "1400",
+            PDF,
+            &[(BIN, BIN_SHA), (EML, EML_SHA)],
+            "quit",
+            &["mail.expert.gap", "mail.expert.msg_incomplete"],
+        ),
+        (
+            "loss-smtp-final-dot",
+            "516",
+            BIN,
+            &[(PDF, PDF_SHA)],
+            "quit",
+            &["mail.expert.gap", "mail.expert.msg_incomplete"],
+        ),
+        (
+            "loss-bdat-chunk",
+            "1400",
+            PDF,
+            &[(BIN, BIN_SHA), (EML, EML_SHA)],
+            "quit",
+            &["mail.expert.gap", "mail.expert.msg_incomplete"],
+        ),
+        (
+            "loss-pop3-retr",
+            "1400",
+            PDF,
+            &[(BIN, BIN_SHA), (EML, EML_SHA)],
+            "update",
+            &[
+                "mail.expert.cleartext",
+                "mail.expert.gap",
+                "mail.expert.msg_incomplete",
+            ],
+        ),
+    ];
+    for (name, missing, damaged, whole, final_state, expected_experts) in cases {
+        let capture = common::root().join(format!("fixtures/{name}/capture.pcap"));
+        let (messages, state, experts) = shown_session(&capture);
+        let [first, second] = &messages[..] else {
+            panic!("{name}: {messages:?}")
+        };
+        assert_eq!(first.subject, MIXED, "{name}");
+        assert_eq!(first.missing.as_deref(), Some(missing), "{name}");
+        let part = |wanted: &str| first.parts.iter().find(|(n, _, _)| n == wanted);
+        let (_, lost, sha) = part(damaged).unwrap_or_else(|| panic!("{name}: no {damaged}"));
+        assert_eq!(lost.as_deref(), Some(missing), "{name}: {damaged}");
+        assert!(sha != PDF_SHA && sha != BIN_SHA, "{name}");
+        for (file, sha256) in whole {
+            let (_, lost, sha) = part(file).unwrap_or_else(|| panic!("{name}: no {file}"));
+            assert_eq!((lost, sha.as_str()), (&None, *sha256), "{name}: {file}");
+        }
+        assert_eq!(
+            (second.subject.as_str(), &second.missing),
+            (FOXMAIL, &None),
+            "{name}"
+        );
+        assert_eq!(state, final_state, "{name}");
+        assert_eq!(experts, expected_experts, "{name}");
+    }
+    // A reply lost whole: the next one still answers its own command.
+    let capture = common::root().join("fixtures/loss-server-reply/capture.pcap");
+    let (messages, state, experts) = shown_session(&capture);
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].subject, FOXMAIL);
+    assert_eq!(state, "quit");
+    assert_eq!(experts, ["mail.expert.gap", "mail.expert.gap"]);
+    let out = tshark().on(
+        &capture,
+        &[
+            "-Y",
+            "mail.smtp.reply.code == 250",
+            "-T",
+            "fields",
+            "-e",
+            "mail.smtp.reply.command",
+        ],
+    );
+    assert_eq!(out.stdout, "EHLO\nRCPT\nDATA\n");
+}

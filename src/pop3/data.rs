@@ -62,8 +62,7 @@ impl Pop3 {
                 last_frame: pdu.frame,
                 stream_start: pdu.stream_offset + body_at as u64,
                 stream_end: pdu.stream_offset + pdu.bytes.len() as u64 + missing,
-                // A "." line ended it, or the next response after the gap that ate it.
-                complete: terminated || self.loss.end_lost,
+                complete: terminated,
                 truncated: !terminated || !gaps.is_empty(),
                 gaps,
             });

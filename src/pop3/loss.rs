@@ -25,10 +25,8 @@ pub(super) struct Loss {
     block: Vec<MessageGap>,
     /// Where the search for a status line after the block's last gap resumes.
     scanned: usize,
-    /// The gaps of the block just taken, in its PDU's bytes, and whether its
-    /// end was lost (the next status line ended it).
+    /// The gaps of the block just taken, at offsets of its PDU's bytes.
     pub(super) taken: Vec<MessageGap>,
-    pub(super) end_lost: bool,
     /// A gap where a response would start: the first line after it decides.
     response_gap: bool,
     /// A command whose response was lost whole, said on the next response.

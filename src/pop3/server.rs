@@ -101,7 +101,6 @@ impl Pop3 {
                     );
                 }
                 self.take_block_gaps(end);
-                self.loss.end_lost = end_lost;
                 self.response(&mut pdu, Some((first_len, terminated)));
                 self.loss.taken.clear();
                 Some(pdu)

@@ -7,6 +7,7 @@ use crate::fields::Expert;
 use crate::item::{Direction, Pdu};
 use crate::text::gap_pdu;
 
+use super::content::PieceEnd;
 use super::session::{ClientMode, Smtp};
 
 impl Smtp {
@@ -44,7 +45,7 @@ impl Smtp {
             }
             len => {
                 let (offset, raw) = buf.take(len);
-                out.push(self.data_piece(frame, offset, raw, false));
+                out.push(self.data_piece(frame, offset, raw, PieceEnd::Open));
             }
         }
         out.push(gap_pdu(&mut self.bufs[0], Direction::ToServer, missing, frame));
@@ -73,11 +74,7 @@ impl Smtp {
         let buf = &mut self.bufs[0];
         let len = buf.data.len();
         let (offset, raw) = buf.take(len);
-        let mut pdu = self.data_piece(frame, offset, raw, false);
-        let size = self.message.content.len();
-        pdu.info = format!("C: message, {size} bytes (its end was lost; the server replied)");
-        self.end_data(&mut pdu, frame, offset + len as u64);
-        Some(pdu)
+        Some(self.data_piece(frame, offset, raw, PieceEnd::LostInGap))
     }
 
     /// A gap in the server's bytes where a reply would start: the replies it

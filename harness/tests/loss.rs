@@ -1,0 +1,272 @@
+//! Captures that lost TCP segments: the message keeps its subject and the
+//! parts the gap missed, says how many bytes it lacks, and the session keeps
+//! its framing and its final state. The `loss-*` fixtures (the generator
+//! leaves one segment out of each), and every multi-segment fixture with one
+//! mid-message segment dropped here, before the analyzer sees it.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use common::{fixture, root};
+use mailscope_harness::analyze::Analyzer;
+use mailscope_harness::capture::{find_captures, read_capture};
+use mailscope_harness::{sessions, Options, Report};
+use serde_json::Value;
+
+/// The attachments of the multipart/mixed message, whole (as `mime-mixed-data-bdat` carries them).
+const PDF: &str = "简历 Résumé.pdf";
+const PDF_SHA256: &str = "af9c9accea7e35e8fa249d913b4b8a9993950fc4fb17f116f0428d3bcbd120f5";
+const BIN: &str = "протокол.bin";
+const BIN_SHA256: &str = "10fc3c51a152e90e5b90319b601d92ccf37290ef53c35ff92507687d8a911a08";
+const EML: &str = "Re: cafe meeting.eml";
+const EML_SHA256: &str = "ec32fc6582875bae41ff2c2097c7da5ce3fbceb7984c1691399370c1c4ca80e6";
+const MIXED_SUBJECT: &str = "Résumé and minutes (v2)";
+const FOXMAIL_SUBJECT: &str = "测试邮件：会议通知";
+
+/// The capture analyzed with the segment of frame `drop` (if any) left
+/// out; `None` when the file cannot be read to its end (`truncated-file`).
+fn analyze_without(path: &Path, drop: Option<u64>) -> Option<Report> {
+    let mut analyzer = Analyzer::new(Options::default());
+    let frames = read_capture(
+        path,
+        |segment| {
+            if Some(segment.frame) != drop {
+                analyzer.segment(segment)
+            }
+        },
+        |_| {},
+    )
+    .ok()?;
+    Some(analyzer.finish(frames, None))
+}
+
+fn records(report: &Report) -> Vec<Value> {
+    sessions::records(report, "capture")
+}
+
+fn the_record(name: &str) -> Value {
+    let report = analyze_without(&fixture(name), None).unwrap();
+    let [record] = &records(&report)[..] else {
+        panic!("{name}: not one session")
+    };
+    record.clone()
+}
+
+fn subjects(record: &Value) -> Vec<&str> {
+    record["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap_or(""))
+        .collect()
+}
+
+/// Attachment name -> sha256 of one message of a record.
+fn attachments(message: &Value) -> HashMap<&str, &str> {
+    message["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["filename"].as_str().unwrap(), a["sha256"].as_str().unwrap()))
+        .collect()
+}
+
+/// The damaged message of a loss fixture, then the whole Foxmail message after it.
+fn check_damaged_then_whole(record: &Value, missing: u64, whole: &[(&str, &str)], damaged: &str) {
+    let messages = record["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{record}");
+    let (first, second) = (&messages[0], &messages[1]);
+    assert_eq!(first["subject"], MIXED_SUBJECT);
+    assert_eq!(first["complete"], false);
+    assert_eq!(first["missing"], missing);
+    let found = attachments(first);
+    for (name, sha256) in whole {
+        assert_eq!(found.get(name), Some(sha256), "{name} in {first}");
+    }
+    let damaged_sha = found.get(damaged).unwrap_or_else(|| panic!("no {damaged}"));
+    assert_ne!(*damaged_sha, PDF_SHA256);
+    assert_ne!(*damaged_sha, BIN_SHA256);
+    assert_eq!(second["subject"], FOXMAIL_SUBJECT);
+    assert_eq!(second["complete"], true);
+    assert!(second.get("missing").is_none());
+}
+
+/// The expert infos of a record, by name.
+fn anomaly_names(record: &Value) -> Vec<&str> {
+    record["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_segment_lost_inside_the_first_attachment_keeps_the_message_and_the_others() {
+    let record = the_record("loss-smtp-attachment");
+    check_damaged_then_whole(&record, 1400, &[(BIN, BIN_SHA256), (EML, EML_SHA256)], PDF);
+    assert_eq!(record["state"], "quit");
+    assert_eq!(
+        anomaly_names(&record),
+        ["mail.expert.gap", "mail.expert.msg_incomplete"]
+    );
+    let message = &record["anomalies"][1]["message"];
+    assert!(
+        message.as_str().unwrap().contains("in part 2 (简历 Résumé.pdf)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_lost_final_dot_is_proven_by_the_reply_and_the_next_message_is_whole() {
+    let record = the_record("loss-smtp-final-dot");
+    // The last 516 bytes held the end of протокол.bin and the attached message.
+    check_damaged_then_whole(&record, 516, &[(PDF, PDF_SHA256)], BIN);
+    assert!(!attachments(&record["messages"][0]).contains_key(EML));
+    // The reply to the message answers it, and the next transaction is transaction 2.
+    let transactions = record["transactions"].as_array().unwrap();
+    assert_eq!(transactions.len(), 2, "{record}");
+    assert_eq!(transactions[1]["message"]["subject"], FOXMAIL_SUBJECT);
+    assert_eq!(record["state"], "quit");
+    assert!(record["anomaly_count"].as_u64().unwrap() <= 3, "{record}");
+}
+
+#[test]
+fn a_segment_lost_inside_a_bdat_chunk_keeps_the_count_framing() {
+    let record = the_record("loss-bdat-chunk");
+    check_damaged_then_whole(&record, 1400, &[(BIN, BIN_SHA256), (EML, EML_SHA256)], PDF);
+    assert_eq!(record["messages"][0]["source"], "smtp-bdat");
+    assert_eq!(record["state"], "quit");
+    assert!(record["anomaly_count"].as_u64().unwrap() <= 3, "{record}");
+}
+
+#[test]
+fn a_segment_lost_inside_retr_keeps_the_next_retr_and_quit_in_step() {
+    let record = the_record("loss-pop3-retr");
+    check_damaged_then_whole(&record, 1400, &[(BIN, BIN_SHA256), (EML, EML_SHA256)], PDF);
+    let commands: Vec<(&str, &str)> = record["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["command"].as_str().unwrap(),
+                c["response"].as_str().unwrap_or("none"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            ("USER", "+OK"),
+            ("PASS", "+OK"),
+            ("LIST", "+OK"),
+            ("RETR", "+OK"),
+            ("RETR", "+OK"),
+            ("QUIT", "+OK")
+        ]
+    );
+    assert_eq!(record["retrieved"], serde_json::json!([1, 2]));
+    assert_eq!(record["state"], "update");
+    // USER/PASS in clear text, the gap, the incomplete message: nothing more.
+    assert_eq!(record["anomaly_count"], 3, "{record}");
+}
+
+#[test]
+fn a_lost_reply_does_not_shift_the_replies_after_it() {
+    let record = the_record("loss-server-reply");
+    assert_eq!(subjects(&record), [FOXMAIL_SUBJECT]);
+    assert_eq!(record["messages"][0]["complete"], true);
+    assert_eq!(record["state"], "quit");
+    assert_eq!(
+        anomaly_names(&record),
+        ["mail.expert.gap", "mail.expert.gap"],
+        "the gap, then the reply it took"
+    );
+    assert!(record["anomalies"][1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("reply to MAIL"));
+    // RCPT's reply pairs with RCPT, DATA's with DATA: the transaction went through.
+    let transaction = &record["transactions"][0];
+    let rcpt = &transaction["rcpt_to"][0];
+    assert_eq!((&rcpt["address"], &rcpt["reply"]), (&"bob@example.org".into(), &250.into()));
+    assert_eq!(transaction["data_reply"]["code"], 250);
+    assert_eq!(transaction["message"]["subject"], FOXMAIL_SUBJECT);
+}
+
+/// The payload segments of a capture: frame -> sender.
+fn senders(path: &Path) -> HashMap<u64, (IpAddr, u16)> {
+    let mut out = HashMap::new();
+    read_capture(
+        path,
+        |s| {
+            if !s.payload.is_empty() {
+                out.insert(s.frame, s.src);
+            }
+        },
+        |_| {},
+    )
+    .unwrap();
+    out
+}
+
+/// For each message that spans three segments or more, the frame of a
+/// segment in its middle.
+fn mid_message_frames(path: &Path, report: &Report) -> Vec<u64> {
+    let senders = senders(path);
+    let mut out = Vec::new();
+    for (_, pdu) in report.pdus() {
+        let Some(message) = &pdu.message else {
+            continue;
+        };
+        let Some(sender) = senders.get(&message.first_frame) else {
+            continue;
+        };
+        let mut inside: Vec<u64> = senders
+            .iter()
+            .filter(|(f, s)| **f > message.first_frame && **f < message.last_frame && *s == sender)
+            .map(|(f, _)| *f)
+            .collect();
+        inside.sort();
+        if !inside.is_empty() {
+            out.push(inside[inside.len() / 2]);
+        }
+    }
+    out
+}
+
+#[test]
+fn one_mid_message_segment_dropped_from_each_fixture_keeps_every_subject_and_the_final_state() {
+    let mut tried = 0;
+    for path in find_captures(&root().join("fixtures")) {
+        if path.to_string_lossy().contains("/loss-") {
+            continue;
+        }
+        let Some(intact) = analyze_without(&path, None) else {
+            continue;
+        };
+        let intact_records = records(&intact);
+        for drop in mid_message_frames(&path, &intact) {
+            tried += 1;
+            eprintln!("{} without frame {drop}", path.display());
+            let damaged = records(&analyze_without(&path, Some(drop)).unwrap());
+            let what = format!("{} without frame {drop}", path.display());
+            assert_eq!(damaged.len(), intact_records.len(), "{what}: sessions");
+            for (ours, whole) in damaged.iter().zip(&intact_records) {
+                assert_eq!(subjects(ours), subjects(whole), "{what}: subjects");
+                assert_eq!(ours["state"], whole["state"], "{what}: final state");
+                let (n, m) = (&ours["anomaly_count"], &whole["anomaly_count"]);
+                assert!(
+                    n.as_u64().unwrap() <= m.as_u64().unwrap() + 3,
+                    "{what}: {n} anomalies, {m} without the loss: {:?}",
+                    ours["anomalies"]
+                );
+            }
+        }
+    }
+    assert!(tried >= 6, "only {tried} multi-segment messages");
+}

@@ -84,7 +84,12 @@ impl MailMessage {
 
 /// Notes `missing` lost bytes at the end of `content` so far (see
 /// [`MessageGap`]); the line break is kept only while `content` is under `cap`.
-pub(crate) fn note_gap(content: &mut Vec<u8>, gaps: &mut Vec<MessageGap>, missing: u64, cap: usize) {
+pub(crate) fn note_gap(
+    content: &mut Vec<u8>,
+    gaps: &mut Vec<MessageGap>,
+    missing: u64,
+    cap: usize,
+) {
     if missing == 0 {
         return;
     }

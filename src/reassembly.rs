@@ -110,11 +110,10 @@ impl Reassembler {
             .copied()
             .min_by_key(|k| seq_diff(*k, next));
         match first {
-            Some(first) => {
-                if seq_diff(first, next) > 0 && seq_diff(ack, first) >= 0 {
-                    self.skip_to_pending(&mut out);
-                }
+            Some(first) if seq_diff(first, next) > 0 && seq_diff(ack, first) >= 0 => {
+                self.skip_to_pending(&mut out);
             }
+            Some(_) => {}
             None if ahead > 1 => {
                 out.push(Chunk::Gap(ahead as u64));
                 self.delivered += ahead as u64;

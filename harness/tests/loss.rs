@@ -70,7 +70,12 @@ fn attachments(message: &Value) -> HashMap<&str, &str> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["filename"].as_str().unwrap(), a["sha256"].as_str().unwrap()))
+        .map(|a| {
+            (
+                a["filename"].as_str().unwrap(),
+                a["sha256"].as_str().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -115,7 +120,10 @@ fn a_segment_lost_inside_the_first_attachment_keeps_the_message_and_the_others()
     );
     let message = &record["anomalies"][1]["message"];
     assert!(
-        message.as_str().unwrap().contains("in part 2 (简历 Résumé.pdf)"),
+        message
+            .as_str()
+            .unwrap()
+            .contains("in part 2 (简历 Résumé.pdf)"),
         "{message}"
     );
 }
@@ -193,7 +201,10 @@ fn a_lost_reply_does_not_shift_the_replies_after_it() {
     // RCPT's reply pairs with RCPT, DATA's with DATA: the transaction went through.
     let transaction = &record["transactions"][0];
     let rcpt = &transaction["rcpt_to"][0];
-    assert_eq!((&rcpt["address"], &rcpt["reply"]), (&"bob@example.org".into(), &250.into()));
+    assert_eq!(
+        (&rcpt["address"], &rcpt["reply"]),
+        (&"bob@example.org".into(), &250.into())
+    );
     assert_eq!(transaction["data_reply"]["code"], 250);
     assert_eq!(transaction["message"]["subject"], FOXMAIL_SUBJECT);
 }

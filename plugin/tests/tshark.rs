@@ -1153,7 +1153,8 @@ struct ShownMessage {
 
 /// The messages, the last session state and the expert infos of a capture, from tshark's PDML.
 fn shown_session(capture: &Path) -> (Vec<ShownMessage>, String, Vec<String>) {
-    let (mut messages, mut state, mut experts) = (Vec::<ShownMessage>::new(), String::new(), vec![]);
+    let (mut messages, mut state, mut experts) =
+        (Vec::<ShownMessage>::new(), String::new(), vec![]);
     for (_, fields) in pdml(capture, &[]) {
         for (name, shown) in fields {
             let message = messages.last_mut();
@@ -1177,6 +1178,17 @@ fn shown_session(capture: &Path) -> (Vec<ShownMessage>, String, Vec<String>) {
     (messages, state, experts)
 }
 
+/// What a `loss-*` fixture shows: its damaged message's missing bytes and
+/// damaged part, the parts that stay whole, the final state, the expert infos.
+struct LossCase {
+    fixture: &'static str,
+    missing: &'static str,
+    damaged: &'static str,
+    whole: &'static [(&'static str, &'static str)],
+    state: &'static str,
+    experts: &'static [&'static str],
+}
+
 /// The `loss-*` fixtures in tshark: the damaged message keeps its subject,
 /// says what it lacks and which part it fell in, the parts the gap missed
 /// keep their digests, the next message is whole and the state ends right,
@@ -1191,46 +1203,53 @@ fn lost_segments_keep_the_message_the_next_one_and_the_state_in_tshark() {
     const EML_SHA: &str = "ec32fc6582875bae41ff2c2097c7da5ce3fbceb7984c1691399370c1c4ca80e6";
     const MIXED: &str = "Résumé and minutes (v2)";
     const FOXMAIL: &str = "测试邮件：会议通知";
-    // fixture, missing bytes, damaged part, whole parts, final state, expert infos
-    let cases: [(&str, &str, &str, &[(&str, &str)], &str, &[&str]); 4] = [
-        (
-            "loss-smtp-attachment",
-            "1400",
-            PDF,
-            &[(BIN, BIN_SHA), (EML, EML_SHA)],
-            "quit",
-            &["mail.expert.gap", "mail.expert.msg_incomplete"],
-        ),
-        (
-            "loss-smtp-final-dot",
-            "516",
-            BIN,
-            &[(PDF, PDF_SHA)],
-            "quit",
-            &["mail.expert.gap", "mail.expert.msg_incomplete"],
-        ),
-        (
-            "loss-bdat-chunk",
-            "1400",
-            PDF,
-            &[(BIN, BIN_SHA), (EML, EML_SHA)],
-            "quit",
-            &["mail.expert.gap", "mail.expert.msg_incomplete"],
-        ),
-        (
-            "loss-pop3-retr",
-            "1400",
-            PDF,
-            &[(BIN, BIN_SHA), (EML, EML_SHA)],
-            "update",
-            &[
+    let cases = [
+        LossCase {
+            fixture: "loss-smtp-attachment",
+            missing: "1400",
+            damaged: PDF,
+            whole: &[(BIN, BIN_SHA), (EML, EML_SHA)],
+            state: "quit",
+            experts: &["mail.expert.gap", "mail.expert.msg_incomplete"],
+        },
+        LossCase {
+            fixture: "loss-smtp-final-dot",
+            missing: "516",
+            damaged: BIN,
+            whole: &[(PDF, PDF_SHA)],
+            state: "quit",
+            experts: &["mail.expert.gap", "mail.expert.msg_incomplete"],
+        },
+        LossCase {
+            fixture: "loss-bdat-chunk",
+            missing: "1400",
+            damaged: PDF,
+            whole: &[(BIN, BIN_SHA), (EML, EML_SHA)],
+            state: "quit",
+            experts: &["mail.expert.gap", "mail.expert.msg_incomplete"],
+        },
+        LossCase {
+            fixture: "loss-pop3-retr",
+            missing: "1400",
+            damaged: PDF,
+            whole: &[(BIN, BIN_SHA), (EML, EML_SHA)],
+            state: "update",
+            experts: &[
                 "mail.expert.cleartext",
                 "mail.expert.gap",
                 "mail.expert.msg_incomplete",
             ],
-        ),
+        },
     ];
-    for (name, missing, damaged, whole, final_state, expected_experts) in cases {
+    for case in cases {
+        let LossCase {
+            fixture: name,
+            missing,
+            damaged,
+            whole,
+            state: final_state,
+            experts: expected_experts,
+        } = case;
         let capture = common::root().join(format!("fixtures/{name}/capture.pcap"));
         let (messages, state, experts) = shown_session(&capture);
         let [first, second] = &messages[..] else {

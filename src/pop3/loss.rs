@@ -7,7 +7,7 @@
 use crate::fields::Expert;
 use crate::item::{Direction, Pdu};
 use crate::message::{note_gap, push_gap, MessageGap};
-use crate::text::{gap_marker, next_line_starting, starts_with_any, unstuff_into};
+use crate::text::{gap_marker, gap_pdu, next_line_starting, starts_with_any, unstuff_into};
 
 use super::session::{Pop3, State};
 
@@ -16,7 +16,9 @@ const STATUS: &[&[u8]] = &[b"+OK", b"-ERR", b"+ "];
 
 /// Commands only valid in the transaction state: a client that sends one
 /// after a login whose answer was lost was logged in.
-const TRANSACTION_VERBS: &[&str] = &["STAT", "LIST", "RETR", "DELE", "TOP", "UIDL", "RSET", "NOOP"];
+const TRANSACTION_VERBS: &[&str] = &[
+    "STAT", "LIST", "RETR", "DELE", "TOP", "UIDL", "RSET", "NOOP",
+];
 
 /// The session's memory of lost bytes in the server's direction.
 #[derive(Clone, Debug, Default)]
@@ -34,6 +36,24 @@ pub(super) struct Loss {
 }
 
 impl Pop3 {
+    /// Bytes the capture lost: a block keeps what came before and after
+    /// (see `loss`); a line resumes where the next line starts.
+    pub fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
+        if direction == Direction::ToClient {
+            if let Some(pdu) = self.block_gap(missing, frame) {
+                return vec![pdu];
+            }
+        }
+        let buf = &mut self.bufs[direction.index()];
+        let at_line_start = buf.data.is_empty();
+        let pdu = gap_pdu(buf, direction, missing, frame);
+        buf.after_gap = true;
+        if direction == Direction::ToClient && at_line_start && !self.discard_block {
+            self.responses_lost();
+        }
+        vec![pdu]
+    }
+
     /// A gap in the server's bytes inside a block whose status line is here:
     /// the block keeps its bytes and notes the gap.
     pub(super) fn block_gap(&mut self, missing: u64, frame: u64) -> Option<Pdu> {
@@ -126,15 +146,19 @@ impl Pop3 {
     /// the client asked for more than this block or the size the status
     /// line announced is used up. `found` is where the "." line search
     /// ended the block, if it did.
-    pub(super) fn block_end_in_gap(&mut self, first_len: usize, found: Option<usize>) -> Option<usize> {
+    pub(super) fn block_end_in_gap(
+        &mut self,
+        first_len: usize,
+        found: Option<usize>,
+    ) -> Option<usize> {
         let last_gap = self.loss.block.last()?.offset;
         let data = &self.bufs[1].data;
         let limit = found.unwrap_or(data.len());
         let from = self.loss.scanned.max(last_gap).min(limit);
         let Some(at) = next_line_starting(&data[..limit], from, STATUS) else {
             // Resume at the last line start: the line after it may not be whole yet.
-            self.loss.scanned = memchr::memrchr(b'\n', &data[from..limit])
-                .map_or(from, |i| from + i + 1);
+            self.loss.scanned =
+                memchr::memrchr(b'\n', &data[from..limit]).map_or(from, |i| from + i + 1);
             return None;
         };
         let missing: u64 = self.loss.block.iter().map(|g| g.missing).sum();
@@ -189,6 +213,81 @@ pub(super) fn unstuff_around(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::MailMessage;
+
+    /// One step of a dialogue: a client's or server's bytes, or a gap in the server's.
+    enum Step<'a> {
+        Client(&'a str),
+        Server(&'a str),
+        ServerGap(u64),
+    }
+
+    fn messages(steps: &[Step]) -> (Vec<MailMessage>, Pop3) {
+        let mut pop = Pop3::default();
+        let mut out = Vec::new();
+        pop.feed(Direction::ToClient, b"+OK ready\r\n", 1);
+        for (frame, step) in steps.iter().enumerate() {
+            let frame = frame as u64 + 2;
+            let pdus = match step {
+                Step::Client(text) => pop.feed(Direction::ToServer, text.as_bytes(), frame).0,
+                Step::Server(text) => pop.feed(Direction::ToClient, text.as_bytes(), frame).0,
+                Step::ServerGap(n) => pop.gap(Direction::ToClient, *n, frame),
+            };
+            out.extend(pdus.into_iter().filter_map(|p| p.message));
+        }
+        (out, pop)
+    }
+
+    #[test]
+    fn a_status_line_inside_a_message_after_a_gap_does_not_end_it() {
+        use Step::*;
+        let (messages, pop) = messages(&[
+            Client("RETR 1\r\n"),
+            Server("+OK 100 octets\r\nSubject: a\r\n\r\nline\r\n"),
+            ServerGap(10),
+            Server("+OK looks like a status line\r\nmore\r\n.\r\n"),
+        ]);
+        let [message] = &messages[..] else {
+            panic!("{messages:?}")
+        };
+        assert!(message.complete);
+        assert_eq!(
+            message.content,
+            b"Subject: a\r\n\r\nline\r\n+OK looks like a status line\r\nmore\r\n"
+        );
+        assert_eq!(
+            message.gaps,
+            [MessageGap {
+                offset: 20,
+                missing: 10
+            }]
+        );
+        assert!(pop.pending.is_empty());
+    }
+
+    #[test]
+    fn the_announced_octets_end_a_message_whose_dot_was_lost() {
+        use Step::*;
+        // The client's next command was lost too: only the size says the message is over.
+        let (messages, _) = messages(&[
+            Client("RETR 1\r\n"),
+            Server("+OK 20 octets\r\nSubject: a\r\n\r\nab"),
+            ServerGap(9),
+            Server("+OK 2 0\r\n"),
+        ]);
+        let [message] = &messages[..] else {
+            panic!("{messages:?}")
+        };
+        assert!(!message.complete && message.truncated);
+        assert_eq!(message.content, b"Subject: a\r\n\r\nab\r\n");
+        assert_eq!(
+            message.gaps,
+            [MessageGap {
+                offset: 16,
+                missing: 9
+            }]
+        );
+    }
 
     #[test]
     fn the_announced_size_and_content_around_a_gap() {
@@ -202,6 +301,12 @@ mod tests {
         let (content, unstuffed, at) = unstuff_around(body, 4, &gaps);
         assert_eq!(content, b"Subject: x\r\n\r\nab\r\n.c");
         assert_eq!(unstuffed, 1);
-        assert_eq!(at, [MessageGap { offset: 16, missing: 10 }]);
+        assert_eq!(
+            at,
+            [MessageGap {
+                offset: 16,
+                missing: 10
+            }]
+        );
     }
 }

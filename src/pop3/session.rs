@@ -10,7 +10,7 @@ use crate::item::{Credential, Direction, Item, Pdu};
 use crate::limits::Limits;
 use crate::sasl::{self, Exchange, Side};
 use crate::text::{
-    command_during_sasl, flag_clear_after_accept, gap_pdu, info_line, lossy, next_client_line,
+    command_during_sasl, flag_clear_after_accept, info_line, lossy, next_client_line,
     starts_command, strip_eol, StreamBuf, TextEngine, TlsSwitch,
 };
 
@@ -134,24 +134,6 @@ impl Pop3 {
         frame: u64,
     ) -> (Vec<Pdu>, crate::text::TlsBytes) {
         crate::text::feed(self, direction, data, frame)
-    }
-
-    /// Bytes the capture lost: a block keeps what came before and after
-    /// (see `loss`); a line resumes where the next line starts.
-    pub fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
-        if direction == Direction::ToClient {
-            if let Some(pdu) = self.block_gap(missing, frame) {
-                return vec![pdu];
-            }
-        }
-        let buf = &mut self.bufs[direction.index()];
-        let at_line_start = buf.data.is_empty();
-        let pdu = gap_pdu(buf, direction, missing, frame);
-        buf.after_gap = true;
-        if direction == Direction::ToClient && at_line_start && !self.discard_block {
-            self.responses_lost();
-        }
-        vec![pdu]
     }
 
     fn state_item(&self, len: usize) -> Item {

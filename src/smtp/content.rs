@@ -141,7 +141,8 @@ impl Smtp {
                 self.end_data(&mut pdu, frame, offset + len as u64, true);
             }
             PieceEnd::LostInGap => {
-                pdu.info = format!("C: message, {size} bytes (its end was lost; the server replied)");
+                pdu.info =
+                    format!("C: message, {size} bytes (its end was lost; the server replied)");
                 self.end_data(&mut pdu, frame, offset + len as u64, false);
             }
         }

@@ -11,6 +11,27 @@ use super::content::PieceEnd;
 use super::session::{ClientMode, Smtp};
 
 impl Smtp {
+    /// Bytes the capture lost. Message content keeps what came before and
+    /// after (see `content::content_gap`); a command or reply line resumes
+    /// where the next line starts.
+    pub fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
+        let in_content = matches!(
+            self.client,
+            ClientMode::Data | ClientMode::DataPending | ClientMode::Bdat { .. }
+        );
+        if direction == Direction::ToServer && in_content {
+            return self.content_gap(missing, frame);
+        }
+        let buf = &mut self.bufs[direction.index()];
+        let at_line_start = buf.data.is_empty();
+        let pdu = gap_pdu(buf, direction, missing, frame);
+        buf.after_gap = true;
+        if direction == Direction::ToClient && at_line_start {
+            self.replies_lost();
+        }
+        vec![pdu]
+    }
+
     /// A gap in the client's bytes while it sends message content.
     pub(super) fn content_gap(&mut self, missing: u64, frame: u64) -> Vec<Pdu> {
         let mut out = Vec::new();
@@ -23,7 +44,12 @@ impl Smtp {
             // The chunk's count still frames it: the lost bytes are noted in it.
             let lost = missing.min(remaining);
             self.message.chunk_gap(lost);
-            out.push(gap_pdu(&mut self.bufs[0], Direction::ToServer, missing, frame));
+            out.push(gap_pdu(
+                &mut self.bufs[0],
+                Direction::ToServer,
+                missing,
+                frame,
+            ));
             self.client = ClientMode::Bdat {
                 remaining: remaining - lost,
                 last,
@@ -48,7 +74,12 @@ impl Smtp {
                 out.push(self.data_piece(frame, offset, raw, PieceEnd::Open));
             }
         }
-        out.push(gap_pdu(&mut self.bufs[0], Direction::ToServer, missing, frame));
+        out.push(gap_pdu(
+            &mut self.bufs[0],
+            Direction::ToServer,
+            missing,
+            frame,
+        ));
         self.message.gap(missing, self.limits.max_message);
         out
     }
@@ -113,5 +144,126 @@ impl Smtp {
                 lost.verb, lost.frame
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{MailMessage, MessageGap};
+
+    /// One step of a dialogue: a client's or server's bytes, or a gap in the client's.
+    enum Step<'a> {
+        Client(&'a str),
+        Server(&'a str),
+        ClientGap(u64),
+    }
+
+    /// The messages, and every reply's "in reply to" verb, in order.
+    fn run(steps: &[Step]) -> (Vec<MailMessage>, Vec<String>, Smtp) {
+        use Step::*;
+        let mut smtp = Smtp::default();
+        let (mut messages, mut answered) = (Vec::new(), Vec::new());
+        let opening = [
+            Server("220 hi\r\n"),
+            Client("MAIL FROM:<a@b>\r\n"),
+            Server("250 ok\r\n"),
+            Client("RCPT TO:<c@d>\r\n"),
+            Server("250 ok\r\n"),
+        ];
+        for (frame, step) in opening.iter().chain(steps).enumerate() {
+            let frame = frame as u64 + 1;
+            let pdus = match step {
+                Client(text) => smtp.feed(Direction::ToServer, text.as_bytes(), frame).0,
+                Server(text) => smtp.feed(Direction::ToClient, text.as_bytes(), frame).0,
+                ClientGap(n) => smtp.gap(Direction::ToServer, *n, frame),
+            };
+            for pdu in pdus {
+                answered.extend(
+                    pdu.flatten()
+                        .iter()
+                        .filter(|(i, _)| i.field == crate::Field::SmtpReplyCommand)
+                        .map(|(i, _)| i.value.to_string()),
+                );
+                messages.extend(pdu.message);
+            }
+        }
+        (messages, answered, smtp)
+    }
+
+    #[test]
+    fn data_keeps_the_bytes_around_a_gap_and_ends_at_its_dot() {
+        use Step::*;
+        let (messages, _, smtp) = run(&[
+            Client("DATA\r\n"),
+            Server("354 go\r\n"),
+            Client("Subject: x\r\n\r\nfirst half of a li"),
+            ClientGap(40),
+            Client("ne\r\n..dotted\r\n.\r\n"),
+            Server("250 queued\r\n"),
+            Client("QUIT\r\n"),
+        ]);
+        let [message] = &messages[..] else {
+            panic!("{messages:?}")
+        };
+        assert!(message.complete && message.truncated);
+        assert_eq!(
+            message.content,
+            b"Subject: x\r\n\r\nfirst half of a li\r\nne\r\n.dotted\r\n"
+        );
+        assert_eq!(
+            message.gaps,
+            [MessageGap {
+                offset: 32,
+                missing: 40
+            }]
+        );
+        assert_eq!(smtp.state_name(), "quit");
+    }
+
+    #[test]
+    fn the_reply_ends_a_message_whose_dot_was_lost_and_answers_it() {
+        use Step::*;
+        let (messages, answered, smtp) = run(&[
+            Client("DATA\r\n"),
+            Server("354 go\r\n"),
+            Client("Subject: x\r\n\r\nbody\r\n"),
+            ClientGap(12),
+            Server("250 queued\r\n"),
+            Client("MAIL FROM:<a@b>\r\n"),
+            Server("250 ok\r\n"),
+        ]);
+        let [message] = &messages[..] else {
+            panic!("{messages:?}")
+        };
+        assert!(!message.complete && message.truncated);
+        assert_eq!(message.content, b"Subject: x\r\n\r\nbody\r\n");
+        assert_eq!(answered, ["MAIL", "RCPT", "DATA", "DATA", "MAIL"]);
+        assert_eq!(smtp.state_name(), "mail");
+    }
+
+    #[test]
+    fn a_bdat_chunk_counts_its_lost_bytes_and_the_next_command_resyncs() {
+        use Step::*;
+        let (messages, answered, smtp) = run(&[
+            Client("BDAT 10 LAST\r\nabc"),
+            // The chunk's last 7 bytes and the start of the next line.
+            ClientGap(9),
+            Client("IT\r\nQUIT\r\n"),
+            Server("250 ok\r\n221 bye\r\n"),
+        ]);
+        let [message] = &messages[..] else {
+            panic!("{messages:?}")
+        };
+        assert_eq!(message.content, b"abc\r\n");
+        assert_eq!(
+            message.gaps,
+            [MessageGap {
+                offset: 3,
+                missing: 7
+            }]
+        );
+        assert_eq!(answered, ["MAIL", "RCPT", "BDAT", "QUIT"]);
+        assert_eq!(smtp.state_name(), "quit");
     }
 }

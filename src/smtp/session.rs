@@ -13,8 +13,8 @@ use crate::item::{Direction, Item, Pdu};
 use crate::limits::Limits;
 use crate::sasl::{self, Exchange, Side};
 use crate::text::{
-    command_during_sasl, flag_clear_after_accept, gap_pdu, info_line, next_client_line,
-    starts_command, starts_reply, strip_eol, StreamBuf, TextEngine, TlsSwitch,
+    command_during_sasl, flag_clear_after_accept, info_line, next_client_line, starts_command,
+    starts_reply, strip_eol, StreamBuf, TextEngine, TlsSwitch,
 };
 
 use super::command::{self, Command, CommandLine, KNOWN_VERBS};
@@ -140,27 +140,6 @@ impl Smtp {
         frame: u64,
     ) -> (Vec<Pdu>, crate::text::TlsBytes) {
         crate::text::feed(self, direction, data, frame)
-    }
-
-    /// Bytes the capture lost. Message content keeps what came before and
-    /// after (see `content::content_gap`); a command or reply line resumes
-    /// where the next line starts.
-    pub fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
-        let in_content = matches!(
-            self.client,
-            ClientMode::Data | ClientMode::DataPending | ClientMode::Bdat { .. }
-        );
-        if direction == Direction::ToServer && in_content {
-            return self.content_gap(missing, frame);
-        }
-        let buf = &mut self.bufs[direction.index()];
-        let at_line_start = buf.data.is_empty();
-        let pdu = gap_pdu(buf, direction, missing, frame);
-        buf.after_gap = true;
-        if direction == Direction::ToClient && at_line_start {
-            self.replies_lost();
-        }
-        vec![pdu]
     }
 
     // ----- client side

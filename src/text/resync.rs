@@ -20,7 +20,11 @@ pub(crate) fn starts_command(data: &[u8], verbs: &[&str]) -> Option<bool> {
         return if could { None } else { Some(false) };
     };
     let word = &data[..end];
-    Some(verbs.iter().any(|v| v.as_bytes().eq_ignore_ascii_case(word)))
+    Some(
+        verbs
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(word)),
+    )
 }
 
 /// Whether `data` starts an SMTP reply line: three digits, then a space,

@@ -4,6 +4,8 @@
 mod common;
 #[path = "../../harness/tests/common/hostile.rs"]
 mod hostile;
+#[path = "../../harness/tests/common/loss.rs"]
+mod loss;
 
 use std::path::Path;
 
@@ -1178,96 +1180,41 @@ fn shown_session(capture: &Path) -> (Vec<ShownMessage>, String, Vec<String>) {
     (messages, state, experts)
 }
 
-/// What a `loss-*` fixture shows: its damaged message's missing bytes and
-/// damaged part, the parts that stay whole, the final state, the expert infos.
-struct LossCase {
-    fixture: &'static str,
-    missing: &'static str,
-    damaged: &'static str,
-    whole: &'static [(&'static str, &'static str)],
-    state: &'static str,
-    experts: &'static [&'static str],
-}
-
 /// The `loss-*` fixtures in tshark: the damaged message keeps its subject,
 /// says what it lacks and which part it fell in, the parts the gap missed
 /// keep their digests, the next message is whole and the state ends right,
 /// with a few expert infos, not a flood.
 #[test]
 fn lost_segments_keep_the_message_the_next_one_and_the_state_in_tshark() {
-    const PDF: &str = "简历 Résumé.pdf";
-    const PDF_SHA: &str = "af9c9accea7e35e8fa249d913b4b8a9993950fc4fb17f116f0428d3bcbd120f5";
-    const BIN: &str = "протокол.bin";
-    const BIN_SHA: &str = "10fc3c51a152e90e5b90319b601d92ccf37290ef53c35ff92507687d8a911a08";
-    const EML: &str = "Re: cafe meeting.eml";
-    const EML_SHA: &str = "ec32fc6582875bae41ff2c2097c7da5ce3fbceb7984c1691399370c1c4ca80e6";
-    const MIXED: &str = "Résumé and minutes (v2)";
-    const FOXMAIL: &str = "测试邮件：会议通知";
-    let cases = [
-        LossCase {
-            fixture: "loss-smtp-attachment",
-            missing: "1400",
-            damaged: PDF,
-            whole: &[(BIN, BIN_SHA), (EML, EML_SHA)],
-            state: "quit",
-            experts: &["mail.expert.gap", "mail.expert.msg_incomplete"],
-        },
-        LossCase {
-            fixture: "loss-smtp-final-dot",
-            missing: "516",
-            damaged: BIN,
-            whole: &[(PDF, PDF_SHA)],
-            state: "quit",
-            experts: &["mail.expert.gap", "mail.expert.msg_incomplete"],
-        },
-        LossCase {
-            fixture: "loss-bdat-chunk",
-            missing: "1400",
-            damaged: PDF,
-            whole: &[(BIN, BIN_SHA), (EML, EML_SHA)],
-            state: "quit",
-            experts: &["mail.expert.gap", "mail.expert.msg_incomplete"],
-        },
-        LossCase {
-            fixture: "loss-pop3-retr",
-            missing: "1400",
-            damaged: PDF,
-            whole: &[(BIN, BIN_SHA), (EML, EML_SHA)],
-            state: "update",
-            experts: &[
-                "mail.expert.cleartext",
-                "mail.expert.gap",
-                "mail.expert.msg_incomplete",
-            ],
-        },
-    ];
-    for case in cases {
-        let LossCase {
-            fixture: name,
-            missing,
-            damaged,
-            whole,
-            state: final_state,
-            experts: expected_experts,
-        } = case;
+    use loss::{LossCase, BIN_SHA256, CASES, FOXMAIL_SUBJECT, MIXED_SUBJECT, PDF_SHA256};
+    for LossCase {
+        fixture: name,
+        missing,
+        damaged,
+        whole,
+        final_state,
+        experts: expected_experts,
+    } in CASES
+    {
         let capture = common::root().join(format!("fixtures/{name}/capture.pcap"));
         let (messages, state, experts) = shown_session(&capture);
         let [first, second] = &messages[..] else {
             panic!("{name}: {messages:?}")
         };
-        assert_eq!(first.subject, MIXED, "{name}");
-        assert_eq!(first.missing.as_deref(), Some(missing), "{name}");
+        let missing = missing.to_string();
+        assert_eq!(first.subject, MIXED_SUBJECT, "{name}");
+        assert_eq!(first.missing, Some(missing.clone()), "{name}");
         let part = |wanted: &str| first.parts.iter().find(|(n, _, _)| n == wanted);
         let (_, lost, sha) = part(damaged).unwrap_or_else(|| panic!("{name}: no {damaged}"));
-        assert_eq!(lost.as_deref(), Some(missing), "{name}: {damaged}");
-        assert!(sha != PDF_SHA && sha != BIN_SHA, "{name}");
+        assert_eq!(lost.as_ref(), Some(&missing), "{name}: {damaged}");
+        assert!(sha != PDF_SHA256 && sha != BIN_SHA256, "{name}");
         for (file, sha256) in whole {
             let (_, lost, sha) = part(file).unwrap_or_else(|| panic!("{name}: no {file}"));
             assert_eq!((lost, sha.as_str()), (&None, *sha256), "{name}: {file}");
         }
         assert_eq!(
             (second.subject.as_str(), &second.missing),
-            (FOXMAIL, &None),
+            (FOXMAIL_SUBJECT, &None),
             "{name}"
         );
         assert_eq!(state, final_state, "{name}");
@@ -1277,7 +1224,7 @@ fn lost_segments_keep_the_message_the_next_one_and_the_state_in_tshark() {
     let capture = common::root().join("fixtures/loss-server-reply/capture.pcap");
     let (messages, state, experts) = shown_session(&capture);
     assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].subject, FOXMAIL);
+    assert_eq!(messages[0].subject, FOXMAIL_SUBJECT);
     assert_eq!(state, "quit");
     assert_eq!(experts, ["mail.expert.gap", "mail.expert.gap"]);
     let out = tshark().on(

@@ -215,27 +215,15 @@ mod tests {
     use super::*;
     use crate::message::MailMessage;
 
-    /// One step of a dialogue: a client's or server's bytes, or a gap in the server's.
-    enum Step<'a> {
-        Client(&'a str),
-        Server(&'a str),
-        ServerGap(u64),
-    }
+    use crate::text::testing::{only, run_with_gaps, Step};
+    use Direction::ToClient as S;
 
+    /// After a greeting: the messages, and the session as it was left.
     fn messages(steps: &[Step]) -> (Vec<MailMessage>, Pop3) {
-        let mut pop = Pop3::default();
-        let mut out = Vec::new();
-        pop.feed(Direction::ToClient, b"+OK ready\r\n", 1);
-        for (frame, step) in steps.iter().enumerate() {
-            let frame = frame as u64 + 2;
-            let pdus = match step {
-                Step::Client(text) => pop.feed(Direction::ToServer, text.as_bytes(), frame).0,
-                Step::Server(text) => pop.feed(Direction::ToClient, text.as_bytes(), frame).0,
-                Step::ServerGap(n) => pop.gap(Direction::ToClient, *n, frame),
-            };
-            out.extend(pdus.into_iter().filter_map(|p| p.message));
-        }
-        (out, pop)
+        let mut script = vec![Step::Server("+OK ready\r\n")];
+        script.extend_from_slice(steps);
+        let (pdus, pop) = run_with_gaps(&script, Pop3::gap);
+        (pdus.into_iter().filter_map(|p| p.message).collect(), pop)
     }
 
     #[test]
@@ -244,12 +232,10 @@ mod tests {
         let (messages, pop) = messages(&[
             Client("RETR 1\r\n"),
             Server("+OK 100 octets\r\nSubject: a\r\n\r\nline\r\n"),
-            ServerGap(10),
+            Lost(S, 10),
             Server("+OK looks like a status line\r\nmore\r\n.\r\n"),
         ]);
-        let [message] = &messages[..] else {
-            panic!("{messages:?}")
-        };
+        let message = only(&messages);
         assert!(message.complete);
         assert_eq!(
             message.content,
@@ -272,12 +258,10 @@ mod tests {
         let (messages, _) = messages(&[
             Client("RETR 1\r\n"),
             Server("+OK 20 octets\r\nSubject: a\r\n\r\nab"),
-            ServerGap(9),
+            Lost(S, 9),
             Server("+OK 2 0\r\n"),
         ]);
-        let [message] = &messages[..] else {
-            panic!("{messages:?}")
-        };
+        let message = only(&messages);
         assert!(!message.complete && message.truncated);
         assert_eq!(message.content, b"Subject: a\r\n\r\nab\r\n");
         assert_eq!(

@@ -151,43 +151,25 @@ impl Smtp {
 mod tests {
     use super::*;
     use crate::message::{MailMessage, MessageGap};
+    use crate::text::testing::{only, run_with_gaps, values, Step};
 
-    /// One step of a dialogue: a client's or server's bytes, or a gap in the client's.
-    enum Step<'a> {
-        Client(&'a str),
-        Server(&'a str),
-        ClientGap(u64),
-    }
+    use Direction::ToServer as C;
 
-    /// The messages, and every reply's "in reply to" verb, in order.
+    /// After a greeting and an open transaction: the messages, every
+    /// reply's "in reply to" verb, and the session as it was left.
     fn run(steps: &[Step]) -> (Vec<MailMessage>, Vec<String>, Smtp) {
         use Step::*;
-        let mut smtp = Smtp::default();
-        let (mut messages, mut answered) = (Vec::new(), Vec::new());
-        let opening = [
+        let mut script = vec![
             Server("220 hi\r\n"),
             Client("MAIL FROM:<a@b>\r\n"),
             Server("250 ok\r\n"),
             Client("RCPT TO:<c@d>\r\n"),
             Server("250 ok\r\n"),
         ];
-        for (frame, step) in opening.iter().chain(steps).enumerate() {
-            let frame = frame as u64 + 1;
-            let pdus = match step {
-                Client(text) => smtp.feed(Direction::ToServer, text.as_bytes(), frame).0,
-                Server(text) => smtp.feed(Direction::ToClient, text.as_bytes(), frame).0,
-                ClientGap(n) => smtp.gap(Direction::ToServer, *n, frame),
-            };
-            for pdu in pdus {
-                answered.extend(
-                    pdu.flatten()
-                        .iter()
-                        .filter(|(i, _)| i.field == crate::Field::SmtpReplyCommand)
-                        .map(|(i, _)| i.value.to_string()),
-                );
-                messages.extend(pdu.message);
-            }
-        }
+        script.extend_from_slice(steps);
+        let (pdus, smtp) = run_with_gaps(&script, Smtp::gap);
+        let answered = values(&pdus, crate::Field::SmtpReplyCommand);
+        let messages = pdus.into_iter().filter_map(|p| p.message).collect();
         (messages, answered, smtp)
     }
 
@@ -198,14 +180,12 @@ mod tests {
             Client("DATA\r\n"),
             Server("354 go\r\n"),
             Client("Subject: x\r\n\r\nfirst half of a li"),
-            ClientGap(40),
+            Lost(C, 40),
             Client("ne\r\n..dotted\r\n.\r\n"),
             Server("250 queued\r\n"),
             Client("QUIT\r\n"),
         ]);
-        let [message] = &messages[..] else {
-            panic!("{messages:?}")
-        };
+        let message = only(&messages);
         assert!(message.complete && message.truncated);
         assert_eq!(
             message.content,
@@ -228,14 +208,12 @@ mod tests {
             Client("DATA\r\n"),
             Server("354 go\r\n"),
             Client("Subject: x\r\n\r\nbody\r\n"),
-            ClientGap(12),
+            Lost(C, 12),
             Server("250 queued\r\n"),
             Client("MAIL FROM:<a@b>\r\n"),
             Server("250 ok\r\n"),
         ]);
-        let [message] = &messages[..] else {
-            panic!("{messages:?}")
-        };
+        let message = only(&messages);
         assert!(!message.complete && message.truncated);
         assert_eq!(message.content, b"Subject: x\r\n\r\nbody\r\n");
         assert_eq!(answered, ["MAIL", "RCPT", "DATA", "DATA", "MAIL"]);
@@ -248,13 +226,11 @@ mod tests {
         let (messages, answered, smtp) = run(&[
             Client("BDAT 10 LAST\r\nabc"),
             // The chunk's last 7 bytes and the start of the next line.
-            ClientGap(9),
+            Lost(C, 9),
             Client("IT\r\nQUIT\r\n"),
             Server("250 ok\r\n221 bye\r\n"),
         ]);
-        let [message] = &messages[..] else {
-            panic!("{messages:?}")
-        };
+        let message = only(&messages);
         assert_eq!(message.content, b"abc\r\n");
         assert_eq!(
             message.gaps,

@@ -197,6 +197,46 @@ pub(crate) mod testing {
         out
     }
 
+    /// One step of a scripted dialogue that loses bytes: a side's bytes, or
+    /// how many bytes of a side the capture lost.
+    #[derive(Clone, Copy)]
+    pub(crate) enum Step<'a> {
+        Client(&'a str),
+        Server(&'a str),
+        Lost(Direction, u64),
+    }
+
+    /// Plays `steps`, one frame each, gaps through the engine's `gap`; the
+    /// PDUs and the engine as the dialogue left it.
+    pub(crate) fn run_with_gaps<E: TextEngine + Default>(
+        steps: &[Step],
+        gap: impl Fn(&mut E, Direction, u64, u64) -> Vec<Pdu>,
+    ) -> (Vec<Pdu>, E) {
+        let mut engine = E::default();
+        let mut out = Vec::new();
+        for (frame, step) in steps.iter().enumerate() {
+            let frame = frame as u64 + 1;
+            out.extend(match step {
+                Step::Client(text) => {
+                    feed(&mut engine, Direction::ToServer, text.as_bytes(), frame).0
+                }
+                Step::Server(text) => {
+                    feed(&mut engine, Direction::ToClient, text.as_bytes(), frame).0
+                }
+                Step::Lost(direction, missing) => gap(&mut engine, *direction, *missing, frame),
+            });
+        }
+        (out, engine)
+    }
+
+    /// The one element of `items`.
+    pub(crate) fn only<T: std::fmt::Debug>(items: &[T]) -> &T {
+        match items {
+            [item] => item,
+            _ => panic!("not one: {items:?}"),
+        }
+    }
+
     /// The messages of every `expert` info in the PDUs, in order.
     pub(crate) fn expert_messages(pdus: &[Pdu], expert: Expert) -> Vec<&str> {
         pdus.iter()

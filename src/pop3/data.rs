@@ -29,7 +29,7 @@ impl Pop3 {
         let verb = command.verb.as_str();
         if matches!(verb, "RETR" | "TOP") {
             let (content, unstuffed, gaps) =
-                super::loss::unstuff_around(&body, body_at, &self.loss.taken);
+                super::loss::unstuff_around(&body, body_at, self.taken_gaps());
             let missing: u64 = gaps.iter().map(|g| g.missing).sum();
             tree.push(tree::content(body_at, body.len(), content.len(), unstuffed));
 
@@ -96,7 +96,10 @@ impl Pop3 {
                     lossy(text_line),
                 )),
                 "LIST" | "UIDL" => match response::listing_entry(verb, text_line, at) {
-                    Some(entry) => tree.push(tree::listing(&entry)),
+                    Some(entry) => {
+                        self.remember_listed(&entry);
+                        tree.push(tree::listing(&entry))
+                    }
                     None if !text_line.is_empty() => {
                         malformed += 1;
                         if malformed <= MAX_MALFORMED_SHOWN {

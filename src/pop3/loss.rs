@@ -4,11 +4,14 @@
 //! for more or the announced size is used up); a status line lost whole
 //! does not shift the pairing of the responses after it.
 
+use std::collections::BTreeMap;
+
 use crate::fields::Expert;
 use crate::item::{Direction, Pdu};
 use crate::message::{note_gap, push_gap, MessageGap};
 use crate::text::{gap_marker, gap_pdu, next_line_starting, starts_with_any, unstuff_into};
 
+use super::response::{ListingEntry, ListingValue};
 use super::session::{Pop3, State};
 
 /// What starts a response line.
@@ -20,6 +23,9 @@ const TRANSACTION_VERBS: &[&str] = &[
     "STAT", "LIST", "RETR", "DELE", "TOP", "UIDL", "RSET", "NOOP",
 ];
 
+/// LIST sizes remembered per connection, for a RETR whose "." line is lost.
+const MAX_LISTED_SIZES: usize = 4096;
+
 /// The session's memory of lost bytes in the server's direction.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Loss {
@@ -28,11 +34,13 @@ pub(super) struct Loss {
     /// Where the search for a status line after the block's last gap resumes.
     scanned: usize,
     /// The gaps of the block just taken, at offsets of its PDU's bytes.
-    pub(super) taken: Vec<MessageGap>,
+    taken: Vec<MessageGap>,
     /// A gap where a response would start: the first line after it decides.
     response_gap: bool,
     /// A command whose response was lost whole, said on the next response.
     lost: Option<(String, u64)>,
+    /// Message sizes LIST gave, by number (at most [`MAX_LISTED_SIZES`]).
+    listed: BTreeMap<u64, u64>,
 }
 
 impl Pop3 {
@@ -54,6 +62,11 @@ impl Pop3 {
         vec![pdu]
     }
 
+    /// The loss memory, made when first needed.
+    fn loss_mut(&mut self) -> &mut Loss {
+        self.loss.get_or_insert_with(Default::default)
+    }
+
     /// A gap in the server's bytes inside a block whose status line is here:
     /// the block keeps its bytes and notes the gap.
     pub(super) fn block_gap(&mut self, missing: u64, frame: u64) -> Option<Pdu> {
@@ -65,9 +78,12 @@ impl Pop3 {
         if !in_block {
             return None;
         }
-        let before: u64 = self.loss.block.iter().map(|g| g.missing).sum();
-        let offset = buf.start + buf.data.len() as u64 + before;
-        push_gap(&mut self.loss.block, buf.data.len(), missing);
+        let len = buf.data.len();
+        let start = buf.start;
+        let block = &mut self.loss_mut().block;
+        let before: u64 = block.iter().map(|g| g.missing).sum();
+        push_gap(block, len, missing);
+        let offset = start + len as u64 + before;
         Some(gap_marker(Direction::ToClient, offset, missing, frame))
     }
 
@@ -76,7 +92,9 @@ impl Pop3 {
         if !self.greeted && self.pending.is_empty() {
             self.greeted = true;
         }
-        self.loss.response_gap = !self.pending.is_empty();
+        if !self.pending.is_empty() {
+            self.loss_mut().response_gap = true;
+        }
     }
 
     /// After a gap in the server's bytes: framing resumes at a status line.
@@ -95,7 +113,10 @@ impl Pop3 {
             Some(starts) => starts,
         };
         buf.after_gap = false;
-        let response_gap = std::mem::take(&mut self.loss.response_gap);
+        let response_gap = self
+            .loss
+            .as_mut()
+            .is_some_and(|l| std::mem::take(&mut l.response_gap));
         if starts {
             if response_gap && self.pending.len() > 1 {
                 self.response_lost();
@@ -126,12 +147,12 @@ impl Pop3 {
             self.client = super::session::ClientMode::Command;
             self.state = State::Transaction;
         }
-        self.loss.lost = Some((lost.verb, lost.frame));
+        self.loss_mut().lost = Some((lost.verb, lost.frame));
     }
 
     /// Says on `pdu` which command's response was lost before it.
     pub(super) fn report_lost_response(&mut self, pdu: &mut Pdu) {
-        if let Some((verb, frame)) = self.loss.lost.take() {
+        if let Some((verb, frame)) = self.loss.as_mut().and_then(|l| l.lost.take()) {
             pdu.anomaly(
                 Expert::Gap,
                 0,
@@ -141,39 +162,74 @@ impl Pop3 {
         }
     }
 
+    /// A LIST entry's size, remembered for the RETR of that message.
+    pub(super) fn remember_listed(&mut self, entry: &ListingEntry) {
+        let ListingValue::Size(size) = &entry.value else {
+            return;
+        };
+        let (number, size) = (entry.number.value, size.value);
+        let listed = &mut self.loss_mut().listed;
+        if listed.len() < MAX_LISTED_SIZES || listed.contains_key(&number) {
+            listed.insert(number, size);
+        }
+    }
+
     /// In a block that lost bytes, where the next response starts when the
     /// gap ate the block's "." line: a status line after the last gap, once
-    /// the client asked for more than this block or the size the status
-    /// line announced is used up. `found` is where the "." line search
-    /// ended the block, if it did.
+    /// the client asked for more than this block or the message's size (as
+    /// the status line announced it, or LIST did) is used up. `found` is
+    /// where the "." line search ended the block, if it did.
     pub(super) fn block_end_in_gap(
         &mut self,
         first_len: usize,
         found: Option<usize>,
     ) -> Option<usize> {
-        let last_gap = self.loss.block.last()?.offset;
+        let retr = self
+            .pending
+            .front()
+            .filter(|p| p.verb == "RETR")
+            .and_then(|p| p.argument.trim().parse::<u64>().ok());
+        let asked_more = self.pending.len() > 1;
+        let loss = self.loss.as_deref_mut()?;
+        let last_gap = loss.block.last()?.offset;
         let data = &self.bufs[1].data;
         let limit = found.unwrap_or(data.len());
-        let from = self.loss.scanned.max(last_gap).min(limit);
+        let from = loss.scanned.max(last_gap).min(limit);
         let Some(at) = next_line_starting(&data[..limit], from, STATUS) else {
             // Resume at the last line start: the line after it may not be whole yet.
-            self.loss.scanned =
+            loss.scanned =
                 memchr::memrchr(b'\n', &data[from..limit]).map_or(from, |i| from + i + 1);
             return None;
         };
-        let missing: u64 = self.loss.block.iter().map(|g| g.missing).sum();
-        let announced = announced_size(&data[..first_len]);
-        let used_up = announced.is_some_and(|n| (at - first_len) as u64 + missing >= n);
-        (self.pending.len() > 1 || used_up).then_some(at)
+        let missing: u64 = loss.block.iter().map(|g| g.missing).sum();
+        let size = announced_size(&data[..first_len])
+            .or_else(|| retr.and_then(|n| loss.listed.get(&n).copied()));
+        let used_up = size.is_some_and(|n| (at - first_len) as u64 + missing >= n);
+        (asked_more || used_up).then_some(at)
     }
 
     /// The block's first `end` bytes were taken: its gaps go with them, and
     /// the stream offset moves past the bytes they lost.
     pub(super) fn take_block_gaps(&mut self, end: usize) {
-        let gaps = std::mem::take(&mut self.loss.block);
-        self.loss.scanned = 0;
+        let Some(loss) = self.loss.as_deref_mut() else {
+            return;
+        };
+        let gaps = std::mem::take(&mut loss.block);
+        loss.scanned = 0;
         self.bufs[1].start += gaps.iter().map(|g| g.missing).sum::<u64>();
-        self.loss.taken = gaps.into_iter().filter(|g| g.offset <= end).collect();
+        loss.taken = gaps.into_iter().filter(|g| g.offset <= end).collect();
+    }
+
+    /// The gaps of the block just taken, at offsets of its PDU's bytes.
+    pub(super) fn taken_gaps(&self) -> &[MessageGap] {
+        self.loss.as_ref().map_or(&[], |l| &l.taken)
+    }
+
+    /// The block just taken is shown: its gaps are done with.
+    pub(super) fn clear_taken_gaps(&mut self) {
+        if let Some(loss) = self.loss.as_mut() {
+            loss.taken.clear();
+        }
     }
 }
 
@@ -219,7 +275,7 @@ mod tests {
     use Direction::ToClient as S;
 
     /// After a greeting: the messages, and the session as it was left.
-    fn messages(steps: &[Step]) -> (Vec<MailMessage>, Pop3) {
+    fn retrieved(steps: &[Step]) -> (Vec<MailMessage>, Pop3) {
         let mut script = vec![Step::Server("+OK ready\r\n")];
         script.extend_from_slice(steps);
         let (pdus, pop) = run_with_gaps(&script, Pop3::gap);
@@ -229,7 +285,7 @@ mod tests {
     #[test]
     fn a_status_line_inside_a_message_after_a_gap_does_not_end_it() {
         use Step::*;
-        let (messages, pop) = messages(&[
+        let (messages, pop) = retrieved(&[
             Client("RETR 1\r\n"),
             Server("+OK 100 octets\r\nSubject: a\r\n\r\nline\r\n"),
             Lost(S, 10),
@@ -252,10 +308,33 @@ mod tests {
     }
 
     #[test]
+    fn the_listed_size_ends_a_message_whose_dot_was_lost() {
+        use Step::*;
+        let (messages, _) = retrieved(&[
+            Client("LIST\r\n"),
+            Server("+OK 1 message\r\n1 20\r\n.\r\n"),
+            Client("RETR 1\r\n"),
+            Server("+OK\r\nSubject: a\r\n\r\nab"),
+            Lost(S, 9),
+            Server("+OK 1 20\r\n"),
+        ]);
+        let message = only(&messages);
+        assert_eq!(message.content, b"Subject: a\r\n\r\nab\r\n");
+        // With no size to go by, the status line is content: the block waits for its dot.
+        let (messages, pop) = retrieved(&[
+            Client("RETR 1\r\n"),
+            Server("+OK\r\nSubject: a\r\n\r\nab"),
+            Lost(S, 9),
+            Server("+OK 1 20\r\n"),
+        ]);
+        assert!(messages.is_empty() && pop.pending.len() == 1);
+    }
+
+    #[test]
     fn the_announced_octets_end_a_message_whose_dot_was_lost() {
         use Step::*;
         // The client's next command was lost too: only the size says the message is over.
-        let (messages, _) = messages(&[
+        let (messages, _) = retrieved(&[
             Client("RETR 1\r\n"),
             Server("+OK 20 octets\r\nSubject: a\r\n\r\nab"),
             Lost(S, 9),

@@ -102,7 +102,7 @@ impl Pop3 {
                 }
                 self.take_block_gaps(end);
                 self.response(&mut pdu, Some((first_len, terminated)));
-                self.loss.taken.clear();
+                self.clear_taken_gaps();
                 Some(pdu)
             }
             // A message is held up to the message cap; a listing (LIST,
@@ -136,7 +136,7 @@ impl Pop3 {
                     format!("multi-line response over {keep} bytes: shown up to here, the rest is skipped"),
                 );
                 self.response(&mut pdu, Some((first_len, false)));
-                self.loss.taken.clear();
+                self.clear_taken_gaps();
                 self.discard_block = true;
                 Some(pdu)
             }
@@ -188,7 +188,7 @@ impl Pop3 {
         let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
         self.take_block_gaps(len);
         self.response(&mut pdu, Some((first_len, false)));
-        self.loss.taken.clear();
+        self.clear_taken_gaps();
         pdu.anomaly(
             Expert::Truncated,
             0,

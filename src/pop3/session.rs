@@ -58,8 +58,8 @@ pub struct Pop3 {
     pub(super) discard_block: bool,
     /// Frame in which the block being received began, for its message.
     pub(super) block_first_frame: Option<u64>,
-    /// Bytes the server's direction lost (see `loss`).
-    pub(super) loss: super::loss::Loss,
+    /// Bytes the server's direction lost (see `loss`), once some were.
+    pub(super) loss: Option<Box<super::loss::Loss>>,
 }
 
 impl Default for Pop3 {
@@ -86,7 +86,7 @@ impl Pop3 {
             not_commands: Default::default(),
             discard_block: false,
             block_first_frame: None,
-            loss: Default::default(),
+            loss: None,
         }
     }
 
@@ -367,6 +367,7 @@ impl Pop3 {
                 if let Some(entry) =
                     response::listing_entry(&command.verb, text, status.text_offset)
                 {
+                    self.remember_listed(&entry);
                     tree.push(tree::listing(&entry));
                 }
             }

@@ -76,6 +76,9 @@ impl Smtp {
     }
 
     pub(super) fn next_data_pdu(&mut self, frame: u64) -> Option<Pdu> {
+        if let Some(pdu) = self.message_ended_before_command(frame) {
+            return Some(pdu);
+        }
         let max = self.limits.max_message;
         if !self.bufs[0].data.is_empty() {
             self.message.first_frame.get_or_insert(frame);

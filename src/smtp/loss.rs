@@ -8,6 +8,20 @@ use crate::item::{Direction, Pdu};
 use crate::text::gap_pdu;
 
 use super::content::PieceEnd;
+use crate::text::find_end_of_data;
+
+/// How far past a gap in DATA content the client's next command is looked for.
+const COMMAND_SEARCH: usize = 8192;
+
+/// Lines a client sends after a message, never inside one this close to a gap.
+const AFTER_MESSAGE: &[&[u8]] = &[
+    b"MAIL FROM:",
+    b"RSET\r\n",
+    b"QUIT\r\n",
+    b"NOOP\r\n",
+    b"EHLO ",
+    b"HELO ",
+];
 use super::session::{ClientMode, Smtp};
 
 impl Smtp {
@@ -88,7 +102,7 @@ impl Smtp {
     /// proves the message ended (its final dot was in the gap). The message
     /// is handed over before the reply is framed, so the reply answers it.
     pub(super) fn message_ended_in_gap(&mut self, frame: u64) -> Option<Pdu> {
-        if self.client != ClientMode::Data || self.message.gaps.is_empty() {
+        if self.client != ClientMode::Data || !self.message.has_gaps() {
             return None;
         }
         let reply_ready = matches!(
@@ -105,6 +119,50 @@ impl Smtp {
         let buf = &mut self.bufs[0];
         let len = buf.data.len();
         let (offset, raw) = buf.take(len);
+        Some(self.data_piece(frame, offset, raw, PieceEnd::LostInGap))
+    }
+
+    /// DATA content that lost bytes, and a command line follows the gap
+    /// (within [`COMMAND_SEARCH`] bytes, before any final dot): the gap ate
+    /// the dot, and the client went on. The message ends where the command
+    /// starts.
+    pub(super) fn message_ended_before_command(&mut self, frame: u64) -> Option<Pdu> {
+        if self.client != ClientMode::Data {
+            return None;
+        }
+        let lost = self
+            .message
+            .lost
+            .as_deref_mut()
+            .filter(|l| !l.gaps.is_empty())?;
+        if lost.searched {
+            return None;
+        }
+        let data = &self.bufs[0].data;
+        let window = &data[..data.len().min(COMMAND_SEARCH)];
+        let mut at = 0;
+        let command_at = loop {
+            let rest = &window[at..];
+            let command = AFTER_MESSAGE
+                .iter()
+                .any(|c| rest.len() >= c.len() && rest[..c.len()].eq_ignore_ascii_case(c));
+            if command {
+                break Some(at);
+            }
+            match memchr::memchr(b'\n', rest) {
+                Some(i) => at += i + 1,
+                None => break None,
+            }
+        };
+        let Some(at) = command_at else {
+            lost.searched = data.len() >= COMMAND_SEARCH;
+            return None;
+        };
+        // A final dot before the command ends the message the usual way.
+        if data.starts_with(b".\r\n") || find_end_of_data(&data[..at]).is_some() {
+            return None;
+        }
+        let (offset, raw) = self.bufs[0].take(at);
         Some(self.data_piece(frame, offset, raw, PieceEnd::LostInGap))
     }
 
@@ -218,6 +276,25 @@ mod tests {
         assert_eq!(message.content, b"Subject: x\r\n\r\nbody\r\n");
         assert_eq!(answered, ["MAIL", "RCPT", "DATA", "DATA", "MAIL"]);
         assert_eq!(smtp.state_name(), "mail");
+    }
+
+    #[test]
+    fn the_client_s_next_command_ends_a_message_whose_dot_was_lost() {
+        use Step::*;
+        // A pipelining client sends its next transaction before the reply.
+        let (messages, answered, smtp) = run(&[
+            Client("DATA\r\n"),
+            Server("354 go\r\n"),
+            Client("Subject: x\r\n\r\nbody\r\n"),
+            Lost(C, 12),
+            Client("MAIL FROM:<a@b>\r\nRCPT TO:<e@f>\r\n"),
+            Server("250 queued\r\n250 ok\r\n250 ok\r\n"),
+        ]);
+        let message = only(&messages);
+        assert!(!message.complete && message.truncated);
+        assert_eq!(message.content, b"Subject: x\r\n\r\nbody\r\n");
+        assert_eq!(answered, ["MAIL", "RCPT", "DATA", "DATA", "MAIL", "RCPT"]);
+        assert_eq!(smtp.state_name(), "rcpt");
     }
 
     #[test]

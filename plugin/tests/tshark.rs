@@ -1144,11 +1144,12 @@ fn hostile_streams_stay_bounded_in_tshark() {
     assert_eq!(subject.stdout, "after the garbage\n");
 }
 
-/// One message's facts as tshark shows them: subject, missing bytes, and
+/// One message's facts as tshark shows them: subject, truncated, missing bytes, and
 /// per part its file name, missing bytes and SHA-256.
 #[derive(Debug, Default, PartialEq)]
 struct ShownMessage {
     subject: String,
+    truncated: bool,
     missing: Option<String>,
     parts: Vec<(String, Option<String>, String)>,
 }
@@ -1164,6 +1165,7 @@ fn shown_session(capture: &Path) -> (Vec<ShownMessage>, String, Vec<String>) {
                 ("mail.msg", _) => messages.push(ShownMessage::default()),
                 ("mail.msg.subject", Some(m)) => m.subject = shown,
                 ("mail.msg.missing", Some(m)) => m.missing = Some(shown),
+                ("mail.msg.truncated", Some(m)) => m.truncated = shown == "1",
                 ("mail.mime.part", Some(m)) => m.parts.push(Default::default()),
                 ("mail.mime.filename", Some(m)) => m.parts.last_mut().unwrap().0 = shown,
                 ("mail.mime.missing", Some(m)) => m.parts.last_mut().unwrap().1 = Some(shown),
@@ -1204,6 +1206,7 @@ fn lost_segments_keep_the_message_the_next_one_and_the_state_in_tshark() {
         let missing = missing.to_string();
         assert_eq!(first.subject, MIXED_SUBJECT, "{name}");
         assert_eq!(first.missing, Some(missing.clone()), "{name}");
+        assert!(first.truncated && !second.truncated, "{name}");
         let part = |wanted: &str| first.parts.iter().find(|(n, _, _)| n == wanted);
         let (_, lost, sha) = part(damaged).unwrap_or_else(|| panic!("{name}: no {damaged}"));
         assert_eq!(lost.as_ref(), Some(&missing), "{name}: {damaged}");
@@ -1239,4 +1242,51 @@ fn lost_segments_keep_the_message_the_next_one_and_the_state_in_tshark() {
         ],
     );
     assert_eq!(out.stdout, "EHLO\nRCPT\nDATA\n");
+}
+
+/// One mid-message segment deleted with editcap from every multi-segment
+/// message of the fixtures: tshark with the plugin shows, frame by frame,
+/// what the harness shows on the same damaged capture.
+#[test]
+fn a_deleted_mid_message_segment_gives_the_same_fields_in_tshark_and_the_harness() {
+    let dir = tshark()
+        .stage(&fixtures()[0])
+        .parent()
+        .unwrap()
+        .join("one-segment-deleted");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut runs = 0;
+    for capture in fixtures() {
+        let name = capture
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if name.starts_with("loss-") {
+            continue;
+        }
+        let report = analyze_file(&capture, Options::default(), |_| {});
+        let middles: Vec<u64> = report
+            .pdus()
+            .filter_map(|(_, pdu)| pdu.message.as_ref())
+            .filter(|m| m.last_frame > m.first_frame + 1)
+            .map(|m| (m.first_frame + m.last_frame) / 2)
+            .collect();
+        for frame in middles {
+            let damaged = dir.join(format!("{name}-without-{frame}.pcap"));
+            let status = std::process::Command::new("editcap")
+                .args(["-F", "pcap"])
+                .arg(&capture)
+                .arg(&damaged)
+                .arg(frame.to_string())
+                .status()
+                .unwrap();
+            assert!(status.success(), "editcap on {}", capture.display());
+            assert_parity(&damaged);
+            runs += 1;
+        }
+    }
+    assert!(runs >= 6, "{runs}");
 }

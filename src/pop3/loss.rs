@@ -271,7 +271,7 @@ mod tests {
     use super::*;
     use crate::message::MailMessage;
 
-    use crate::text::testing::{only, run_with_gaps, Step};
+    use crate::text::testing::{expert_messages, only, run_with_gaps, values, Step};
     use Direction::ToClient as S;
 
     /// After a greeting: the messages, and the session as it was left.
@@ -305,6 +305,35 @@ mod tests {
             }]
         );
         assert!(pop.pending.is_empty());
+    }
+
+    #[test]
+    fn a_lost_answer_to_pass_followed_by_stat_is_a_login() {
+        use Step::*;
+        let (pdus, pop) = run_with_gaps(
+            &[
+                Server("+OK ready\r\n"),
+                Client("USER bob\r\n"),
+                Server("+OK\r\n"),
+                Client("PASS s3cret\r\n"),
+                Lost(S, 16),
+                Client("STAT\r\n"),
+                Server("+OK 2 320\r\n"),
+            ],
+            Pop3::gap,
+        );
+        assert_eq!(pop.state_name(), "transaction");
+        assert_eq!(
+            values(&pdus, crate::Field::PopResponseCommand),
+            ["USER", "STAT"]
+        );
+        assert_eq!(
+            expert_messages(&pdus, Expert::Gap),
+            [
+                "16 bytes missing from the capture",
+                "the response to PASS (frame 4) was lost in the capture"
+            ]
+        );
     }
 
     #[test]

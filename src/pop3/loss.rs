@@ -54,10 +54,18 @@ impl Pop3 {
         }
         let buf = &mut self.bufs[direction.index()];
         let at_line_start = buf.data.is_empty();
+        let block_began = buf.data.starts_with(b"+OK");
         let pdu = gap_pdu(buf, direction, missing, frame);
         buf.after_gap = true;
-        if direction == Direction::ToClient && at_line_start && !self.discard_block {
-            self.responses_lost();
+        if direction == Direction::ToClient && !self.discard_block {
+            if block_began && self.pending.front().is_some_and(|p| p.multiline) {
+                // The gap cut the block's status line: the block is skipped to its end.
+                self.pending.pop_front();
+                self.discard_block = true;
+                self.block_first_frame = None;
+            } else if at_line_start {
+                self.responses_lost();
+            }
         }
         vec![pdu]
     }
@@ -334,6 +342,27 @@ mod tests {
                 "the response to PASS (frame 4) was lost in the capture"
             ]
         );
+    }
+
+    #[test]
+    fn a_gap_in_a_block_s_status_line_skips_the_block_not_the_session() {
+        use Step::*;
+        let (pdus, pop) = run_with_gaps(
+            &[
+                Server("+OK ready\r\n"),
+                Client("RETR 1\r\n"),
+                Server("+OK 120 oc"),
+                Lost(S, 30),
+                Server("line\r\n+OK not a status\r\nmore\r\n.\r\n"),
+                Client("QUIT\r\n"),
+                Server("+OK bye\r\n"),
+            ],
+            Pop3::gap,
+        );
+        assert!(pdus.iter().all(|p| p.message.is_none()));
+        assert_eq!(values(&pdus, crate::Field::PopResponseCommand), ["QUIT"]);
+        assert!(expert_messages(&pdus, Expert::BadReply).is_empty());
+        assert!(pop.pending.is_empty());
     }
 
     #[test]

@@ -212,7 +212,7 @@ impl Pop3 {
         let missing: u64 = loss.block.iter().map(|g| g.missing).sum();
         let size = announced_size(&data[..first_len])
             .or_else(|| retr.and_then(|n| loss.listed.get(&n).copied()));
-        let used_up = size.is_some_and(|n| (at - first_len) as u64 + missing >= n);
+        let used_up = size.is_some_and(|n| at.saturating_sub(first_len) as u64 + missing >= n);
         (asked_more || used_up).then_some(at)
     }
 

@@ -8,15 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-system=0
-remove=0
-for arg in "$@"; do
-    case "$arg" in
-        --system) system=1 ;;
-        --remove) remove=1 ;;
-        *) echo "usage: $0 [--system] [--remove]" >&2; exit 2 ;;
-    esac
-done
+. scripts/install-common.sh "$@"
 
 version=$(pkg-config --modversion wireshark)
 series=${version%.*}
@@ -28,16 +20,7 @@ else
     dest="$HOME/.local/lib/wireshark/plugins/$series/epan"
 fi
 
-if [ $remove -eq 1 ]; then
-    rm -f "$dest/mailscope.so"
-    echo "removed $dest/mailscope.so"
-    exit 0
-fi
-
-cargo build --release -p mailscope-plugin
-mkdir -p "$dest"
-install -m 0644 target/release/libmailscope.so "$dest/mailscope.so"
-echo "installed $dest/mailscope.so (Wireshark $version)"
+install_built mailscope-plugin target/release/libmailscope.so 0644 "$dest" mailscope.so "Wireshark $version"
 if [ $system -eq 0 ] && [ "$(id -u)" -eq 0 ]; then
     echo "note: tshark run as root ignores personal plugins; use --system for root" >&2
 fi

@@ -5,7 +5,7 @@
 //! every segment the TCP dissector hands over on the first pass, and stores
 //! what comes back per frame.
 
-use crate::detect::Protocol;
+use crate::detect::{Protocol, Replay};
 use crate::item::{Direction, Pdu};
 use crate::limits::Limits;
 use crate::mime;
@@ -89,6 +89,10 @@ pub struct Connection {
     decode_messages: bool,
     /// Whether TLS bytes are handed back in [`SegmentOutput::tls`].
     keep_tls: bool,
+    /// Found by content: watch for lines only another protocol sends.
+    watch: bool,
+    /// The first such line's description: the connection is not mail.
+    contradiction: Option<String>,
 }
 
 impl Connection {
@@ -103,6 +107,8 @@ impl Connection {
             mime: mime::Options::default(),
             decode_messages: true,
             keep_tls: false,
+            watch: false,
+            contradiction: None,
         }
     }
 
@@ -126,6 +132,8 @@ impl Connection {
             mime: mime::Options::default(),
             decode_messages: true,
             keep_tls: false,
+            watch: false,
+            contradiction: None,
         }
     }
 
@@ -175,6 +183,56 @@ impl Connection {
         out
     }
 
+    /// The start of a connection found by content: the segments the
+    /// [`Detector`](crate::detect::Detector) held, fed in as they came, as
+    /// one output (the decision's frame shows what they completed).
+    /// `server_is_a` says which of the detector's sides is the server.
+    pub fn replay(&mut self, replay: Replay, server_is_a: bool) -> SegmentOutput {
+        let direction = |from_a: bool| {
+            if from_a == server_is_a {
+                Direction::ToClient
+            } else {
+                Direction::ToServer
+            }
+        };
+        for (side, start) in replay.starts.iter().enumerate() {
+            if let Some(seq) = start {
+                self.start_at(direction(side == 0), *seq);
+            }
+        }
+        let mut out = SegmentOutput::default();
+        let last = replay.segments.len().saturating_sub(1);
+        for (i, held) in replay.segments.into_iter().enumerate() {
+            let mut one = self.segment(
+                direction(held.from_a),
+                held.seq,
+                held.ack,
+                &held.payload,
+                held.frame,
+            );
+            out.pdus.append(&mut one.pdus);
+            out.tls.append(&mut one.tls);
+            out.encrypted |= one.encrypted;
+            // Offsets are the latest segment's, which the host shows; a
+            // segment cut at the front is not shown from its own bytes.
+            if i == last {
+                out.stream_offset = one.stream_offset.filter(|_| last > 0 || replay.cut == 0);
+            }
+        }
+        out
+    }
+
+    /// Found by content, the connection watches for lines only another
+    /// protocol sends (FTP's `PASV`, `227`, `150`), which contradict it.
+    pub fn watch_for_other_protocols(&mut self) {
+        self.watch = true;
+    }
+
+    /// What showed the connection is not mail after all, if anything did.
+    pub fn contradiction(&self) -> Option<&str> {
+        self.contradiction.as_deref()
+    }
+
     /// Bytes already in stream order (for example decrypted TLS records).
     pub fn stream_data(&mut self, direction: Direction, data: &[u8], frame: u64) -> SegmentOutput {
         let mut out = SegmentOutput::default();
@@ -205,6 +263,28 @@ impl Connection {
         self.decode_messages = enabled;
     }
 
+    fn look_for_contradiction(&mut self, pdus: &[Pdu]) {
+        if !self.watch || self.contradiction.is_some() {
+            return;
+        }
+        use crate::Field;
+        self.contradiction = pdus.iter().find_map(|pdu| {
+            // Commands and replies only: message content may say anything.
+            let first = pdu.items.first()?.field;
+            let dialogue = [
+                Field::SmtpRequest,
+                Field::SmtpReply,
+                Field::PopRequest,
+                Field::PopResponse,
+            ];
+            if !dialogue.contains(&first) {
+                return None;
+            }
+            let line = pdu.bytes.split(|b| *b == b'\n').next()?;
+            crate::detect::contradiction(pdu.direction == Direction::ToServer, line)
+        });
+    }
+
     /// Each message a PDU completes, decoded into its `mail.msg` tree.
     fn decode_messages(&self, pdus: &mut [Pdu]) {
         if !self.decode_messages {
@@ -226,6 +306,7 @@ impl Connection {
             match chunk {
                 Chunk::Data(data) => {
                     let (mut pdus, tls) = self.engine.feed(direction, &data, frame);
+                    self.look_for_contradiction(&pdus);
                     self.decode_messages(&mut pdus);
                     out.pdus.extend(pdus);
                     out.encrypted |= tls != TlsBytes::None;

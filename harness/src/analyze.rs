@@ -1,14 +1,14 @@
 //! Runs the core over every mail connection in a capture.
 //!
 //! Connections are found by port (SMTP on 25, 587, 2525 and `--smtp-port`,
-//! POP3 on 110 and `--pop3-port`) or by content, with the same per-packet rules the Wireshark plugin's
-//! heuristic uses, so both see the same connections from the same frame on.
+//! POP3 on 110 and `--pop3-port`) or by content, with the same detector the
+//! Wireshark plugin runs, so both see the same connections from the same frame on.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
-use mailscope::detect::{self, Protocol, DETECTION_PACKETS};
+use mailscope::detect::{self, Detector, Protocol, Verdict};
 use mailscope::{Connection, Credential, Direction, Item, Pdu};
 
 use crate::capture::{read_capture, CaptureError, TcpSegment};
@@ -92,6 +92,9 @@ pub enum End {
     Idle,
     /// The capture ended with the connection open.
     Capture,
+    /// Found by its content, it turned out to be another protocol (FTP's
+    /// `PASV`, `227`, `150`): it is not reported as mail.
+    Released,
 }
 
 impl End {
@@ -101,6 +104,7 @@ impl End {
             End::Reset => "reset",
             End::Idle => "idle",
             End::Capture => "end of capture",
+            End::Released => "released: not mail",
         }
     }
 }
@@ -190,6 +194,10 @@ impl Sink for Report {
     fn closed(&mut self, info: &ConnectionInfo, pdus: Vec<Pdu>) {
         self.connections[info.id - 1] = info.clone();
         self.ended.push(info.id);
+        if info.end == Some(End::Released) {
+            self.frames.retain(|f| f.connection != info.id);
+            return;
+        }
         if !pdus.is_empty() {
             self.at_end.push((info.id, pdus));
         }
@@ -202,7 +210,8 @@ impl Sink for Report {
 }
 
 enum FlowState {
-    Undecided { payloads: u32 },
+    /// Not decided by a port: the detector holds its first payloads.
+    Undecided(Option<Box<Detector>>),
     NotMail,
     Mail(Box<MailFlow>),
 }
@@ -234,10 +243,6 @@ struct Flow {
     low: Endpoint,
     /// First payload byte's sequence number per side, from SYN and SYN-ACK.
     first_seq: PerSide<u32>,
-    /// While undecided: the sequence number after the last payload each
-    /// endpoint sent. A tunnel's set-up (HTTP CONNECT, SOCKS5) comes before
-    /// the mail protocol; found by content, the mail streams start after it.
-    undecided_end: PerSide<u32>,
     /// Capture time of the flow's first packet (its SYN, when captured).
     first_ts: Timestamp,
     /// Capture time of its latest packet, for the idle timeout.
@@ -260,12 +265,11 @@ impl Flow {
         Flow {
             low,
             first_seq: [None; 2],
-            undecided_end: [None; 2],
             first_ts: ts,
             last_ts: ts,
             fin_from: [None; 2],
             ended: None,
-            state: FlowState::Undecided { payloads: 0 },
+            state: FlowState::Undecided(None),
         }
     }
 
@@ -280,8 +284,7 @@ impl Flow {
         if !matches!(self.state, FlowState::Mail(_)) || segment.ack.is_some() {
             return None;
         }
-        let FlowState::Mail(old) =
-            std::mem::replace(&mut self.state, FlowState::Undecided { payloads: 0 })
+        let FlowState::Mail(old) = std::mem::replace(&mut self.state, FlowState::Undecided(None))
         else {
             return None;
         };
@@ -307,69 +310,88 @@ impl Flow {
     }
 
     /// An undecided flow's next payload: by port (destination first, then
-    /// source) or by content, it becomes mail connection `id`, or is counted
-    /// towards giving up.
+    /// source) it becomes mail connection `id` at once; else the detector
+    /// reads it, and when its evidence is complete the connection starts
+    /// with the segments it held (what this frame shows).
     fn decide(
         &mut self,
         segment: &TcpSegment<'_>,
         (by_port_dst, by_port_src): (PortRule, PortRule),
         id: usize,
-    ) -> Option<(ConnectionInfo, Connection)> {
-        let by_port = by_port_dst.is_some() || by_port_src.is_some();
+    ) -> Option<(ConnectionInfo, Connection, Option<detect::Replay>)> {
         let implicit_tls = by_port_dst.or(by_port_src).is_some_and(|(_, tls)| tls);
-        let decided = if let Some((protocol, _)) = by_port_dst {
+        let by_port = if let Some((protocol, _)) = by_port_dst {
             Some((protocol, segment.src, segment.dst))
         } else if let Some((protocol, _)) = by_port_src {
             Some((protocol, segment.dst, segment.src))
         } else {
-            detect::by_content(segment.payload).map(|(protocol, direction)| match direction {
-                Direction::ToServer => (protocol, segment.src, segment.dst),
-                Direction::ToClient => (protocol, segment.dst, segment.src),
-            })
+            None
         };
-        let Some((protocol, client, server)) = decided else {
-            self.undecided_end[self.side(&segment.src)] =
-                Some(segment.seq.wrapping_add(segment.payload.len() as u32));
-            if let FlowState::Undecided { payloads } = &mut self.state {
-                *payloads += 1;
-                if *payloads >= DETECTION_PACKETS {
-                    self.state = FlowState::NotMail;
-                }
+        let (protocol, client, server, replay) = match by_port {
+            Some((protocol, client, server)) => (protocol, client, server, None),
+            None => {
+                let from_a = self.side(&segment.src) == 0;
+                let FlowState::Undecided(detector) = &mut self.state else {
+                    return None;
+                };
+                let detector = detector
+                    .get_or_insert_with(|| Box::new(Detector::new((segment.src.1, segment.dst.1))));
+                let verdict = detector.payload(
+                    from_a,
+                    segment.seq,
+                    segment.ack,
+                    segment.payload,
+                    segment.frame,
+                );
+                let (protocol, server_is_a) = match verdict {
+                    Verdict::Undecided => return None,
+                    Verdict::NotMail => {
+                        self.state = FlowState::NotMail;
+                        return None;
+                    }
+                    Verdict::Mail {
+                        protocol,
+                        server_is_a,
+                    } => (protocol, server_is_a),
+                };
+                let replay = detector.take_replay();
+                let server_is_src = server_is_a == from_a;
+                let (client, server) = if server_is_src {
+                    (segment.dst, segment.src)
+                } else {
+                    (segment.src, segment.dst)
+                };
+                (protocol, client, server, Some(replay))
             }
-            return None;
         };
         let mut connection = if implicit_tls {
             Connection::implicit_tls(protocol)
         } else {
             Connection::new(protocol)
         };
-        for (endpoint, direction) in [(client, Direction::ToServer), (server, Direction::ToClient)]
-        {
-            // Found by content: the mail protocol starts with this segment,
-            // after whatever each side sent before it (a tunnel's set-up).
-            let side = self.side(&endpoint);
-            let start = if by_port {
-                self.first_seq[side]
-            } else if endpoint == segment.src {
-                Some(segment.seq)
-            } else {
-                self.undecided_end[side].or(self.first_seq[side])
-            };
-            if let Some(seq) = start {
-                connection.start_at(direction, seq);
+        if replay.is_none() {
+            for (endpoint, direction) in
+                [(client, Direction::ToServer), (server, Direction::ToClient)]
+            {
+                if let Some(seq) = self.first_seq[self.side(&endpoint)] {
+                    connection.start_at(direction, seq);
+                }
             }
         }
-        self.undecided_end = [None; 2];
+        let first_frame = replay
+            .as_ref()
+            .and_then(|r| r.segments.first())
+            .map_or(segment.frame, |held| held.frame);
         let info = ConnectionInfo {
             id,
             protocol,
             client,
             server,
-            first_frame: segment.frame,
+            first_frame,
             last_frame: segment.frame,
             first_ts: self.first_ts,
             last_ts: segment.ts,
-            detected_by: if by_port {
+            detected_by: if replay.is_none() {
                 Detection::Port
             } else {
                 Detection::Content
@@ -378,7 +400,7 @@ impl Flow {
             tls_decrypted: false,
             end: None,
         };
-        Some((info, connection))
+        Some((info, connection, replay))
     }
 }
 
@@ -481,15 +503,20 @@ impl<S: Sink> Analyzer<S> {
         if segment.payload.is_empty() {
             return;
         }
-        if matches!(flow.state, FlowState::Undecided { .. }) {
-            let Some((info, mut connection)) = flow.decide(&segment, by_port, self.found + 1)
+        let mut replay = None;
+        if matches!(flow.state, FlowState::Undecided(_)) {
+            let Some((info, mut connection, held)) = flow.decide(&segment, by_port, self.found + 1)
             else {
                 return;
             };
+            replay = held;
             self.found += 1;
             connection.set_default_charset(self.options.default_charset.clone());
             connection.set_decode_messages(self.options.decode_in_line());
             connection.keep_tls_bytes(self.options.tls_keylog.is_some());
+            if info.detected_by == Detection::Content {
+                connection.watch_for_other_protocols();
+            }
             self.sink.opened(&info);
             flow.state = FlowState::Mail(Box::new(MailFlow {
                 info,
@@ -500,7 +527,26 @@ impl<S: Sink> Analyzer<S> {
         let FlowState::Mail(mail) = &mut flow.state else {
             return;
         };
-        let pdus = mail.segment(&segment, &self.options);
+        let pdus = mail.segment(&segment, replay, &self.options);
+        if mail.connection.contradiction().is_some() {
+            // Not mail after all: what it showed is taken back, and the
+            // flow is not looked at again.
+            let FlowState::Mail(mut mail) = std::mem::replace(&mut flow.state, FlowState::NotMail)
+            else {
+                return;
+            };
+            if self
+                .pending
+                .as_ref()
+                .is_some_and(|(info, _)| info.id == mail.info.id)
+            {
+                self.pending = None;
+            }
+            self.flush();
+            mail.info.end = Some(End::Released);
+            self.sink.closed(&mail.info, Vec::new());
+            return;
+        }
         if pdus.is_empty() {
             return;
         }
@@ -598,19 +644,32 @@ impl<S: Sink> Analyzer<S> {
 impl MailFlow {
     /// The PDUs one segment completes, in the clear and, with a key log,
     /// inside TLS.
-    fn segment(&mut self, segment: &TcpSegment<'_>, options: &Options) -> Vec<Pdu> {
+    /// A connection found by content starts with the detector's `replay`,
+    /// which holds this segment too.
+    fn segment(
+        &mut self,
+        segment: &TcpSegment<'_>,
+        replay: Option<detect::Replay>,
+        options: &Options,
+    ) -> Vec<Pdu> {
         let direction = if segment.src == self.info.client {
             Direction::ToServer
         } else {
             Direction::ToClient
         };
-        let mut out = self.connection.segment(
-            direction,
-            segment.seq,
-            segment.ack,
-            segment.payload,
-            segment.frame,
-        );
+        let mut out = match replay {
+            Some(replay) => {
+                let server_is_a = self.info.server < self.info.client;
+                self.connection.replay(replay, server_is_a)
+            }
+            None => self.connection.segment(
+                direction,
+                segment.seq,
+                segment.ack,
+                segment.payload,
+                segment.frame,
+            ),
+        };
         let info = &mut self.info;
         info.last_frame = segment.frame;
         info.last_ts = segment.ts;

@@ -4,8 +4,7 @@
 //! raw IPv4/IPv6, and BSD loopback (NULL and LOOP). A file that ends inside
 //! a packet is reported as truncated after every whole packet was handed on.
 
-use std::fs::File;
-use std::io::{BufRead, Read};
+use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -14,6 +13,12 @@ use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::{create_reader, Block, Linktype, PcapBlockOwned, PcapError};
 
 use crate::time::Timestamp;
+
+mod input;
+mod zstd;
+
+pub use input::{open_input, Compression};
+use input::{read_head, stream_fault, StopAtFault};
 
 /// One TCP segment with its addresses, in capture order.
 #[derive(Debug, Clone)]
@@ -69,6 +74,11 @@ impl std::fmt::Display for CaptureError {
 }
 
 impl CaptureError {
+    /// Nothing of the capture could be read (missing, unreadable, not a capture).
+    pub fn read_nothing(&self) -> bool {
+        matches!(self, CaptureError::Open(_) | CaptureError::NotACapture(_))
+    }
+
     /// Frames read before the fault.
     pub fn frames(&self) -> u64 {
         match self {
@@ -78,42 +88,6 @@ impl CaptureError {
             _ => 0,
         }
     }
-}
-
-/// How a capture file is compressed.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
-
-/// Opens a capture: a path, or `-` for standard input. gzip and zstd are
-/// decompressed on the fly, recognised by their first bytes, whatever the
-/// file is called.
-pub fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, Compression), CaptureError> {
-    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-        Box::new(std::io::stdin())
-    } else {
-        Box::new(File::open(path).map_err(|e| CaptureError::Open(e.to_string()))?)
-    };
-    let mut buffered = std::io::BufReader::with_capacity(1 << 16, raw);
-    let head = buffered
-        .fill_buf()
-        .map_err(|e| CaptureError::Open(e.to_string()))?;
-    Ok(match head {
-        [0x1f, 0x8b, ..] => (
-            Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-            Compression::Gzip,
-        ),
-        [0x28, 0xb5, 0x2f, 0xfd, ..] => {
-            let decoder = ruzstd::decoding::StreamingDecoder::new(buffered).map_err(|e| {
-                CaptureError::NotACapture(format!("a zstd file that cannot be decompressed: {e}"))
-            })?;
-            (Box::new(decoder), Compression::Zstd)
-        }
-        _ => (Box::new(buffered), Compression::None),
-    })
 }
 
 /// The first bytes of a file that is not a capture, for the error message.
@@ -282,8 +256,8 @@ pub fn read_capture(
     mut on_segment: impl FnMut(TcpSegment<'_>),
     mut on_progress: impl FnMut(u64),
 ) -> Result<u64, CaptureError> {
-    let (input, _) = open_input(path)?;
-    read_from(input, &mut on_segment, &mut on_progress)
+    let (input, compression) = open_input(path)?;
+    read_stream(input, compression, &mut on_segment, &mut on_progress)
 }
 
 pub fn read_from(
@@ -291,10 +265,30 @@ pub fn read_from(
     on_segment: &mut dyn FnMut(TcpSegment<'_>),
     on_progress: &mut dyn FnMut(u64),
 ) -> Result<u64, CaptureError> {
-    let mut input = std::io::BufReader::with_capacity(1 << 16, input);
-    let start = input.fill_buf().map(<[u8]>::to_vec).unwrap_or_default();
-    let mut reader = create_reader(1 << 20, input)
-        .map_err(|_| CaptureError::NotACapture(describe_start(&start)))?;
+    read_stream(input, Compression::None, on_segment, on_progress)
+}
+
+/// Reads `input` (decompressed, if `compression` says it was compressed)
+/// to its end or to the fault that stops it.
+fn read_stream(
+    input: impl Read + Send + 'static,
+    compression: Compression,
+    on_segment: &mut dyn FnMut(TcpSegment<'_>),
+    on_progress: &mut dyn FnMut(u64),
+) -> Result<u64, CaptureError> {
+    let (mut input, fault) = StopAtFault::new(input);
+    let head = read_head(&mut input);
+    // Why the stream stopped: a fault of its input (a cut or corrupt
+    // compressed file) when there was one, else what the capture says.
+    let stopped = |frames, byte, otherwise: CaptureError| match fault.take() {
+        Some(error) => stream_fault(compression, frames, byte, &error),
+        None => otherwise,
+    };
+    let start = describe_start(&head);
+    let mut reader = match create_reader(1 << 20, std::io::Cursor::new(head).chain(input)) {
+        Ok(reader) => reader,
+        Err(_) => return Err(stopped(0, 0, CaptureError::NotACapture(start))),
+    };
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut legacy_linktype = Linktype(LINKTYPE_ETHERNET);
     let mut legacy_nanos = false;
@@ -358,30 +352,68 @@ pub fn read_from(
                 on_progress(consumed);
                 reader.consume(offset);
             }
-            Err(PcapError::Eof) => return Ok(frames),
+            Err(PcapError::Eof) => {
+                // A fault right after a whole packet still stops the capture short.
+                return match fault.take() {
+                    Some(error) => Err(stream_fault(compression, frames, consumed, &error)),
+                    None => Ok(frames),
+                };
+            }
             Err(PcapError::Incomplete(_)) => {
                 if let Err(e) = reader.refill() {
-                    return Err(CaptureError::Truncated {
+                    let detail = format!("{e:?}");
+                    let byte = consumed;
+                    return Err(stopped(
                         frames,
-                        byte: consumed,
-                        detail: format!("{e:?}"),
-                    });
+                        byte,
+                        CaptureError::Truncated {
+                            frames,
+                            byte,
+                            detail,
+                        },
+                    ));
                 }
             }
             Err(PcapError::UnexpectedEof) => {
-                return Err(CaptureError::Truncated {
+                let detail = "the file ends inside a packet".to_string();
+                let byte = consumed;
+                return Err(stopped(
                     frames,
-                    byte: consumed,
-                    detail: "the file ends inside a packet".into(),
-                })
+                    byte,
+                    CaptureError::Truncated {
+                        frames,
+                        byte,
+                        detail,
+                    },
+                ));
             }
             Err(e) => {
-                return Err(CaptureError::Corrupt {
+                let detail = describe_fault(&e);
+                let byte = consumed;
+                return Err(stopped(
                     frames,
-                    byte: consumed,
-                    detail: format!("{e:?}"),
-                })
+                    byte,
+                    CaptureError::Corrupt {
+                        frames,
+                        byte,
+                        detail,
+                    },
+                ));
             }
         }
+    }
+}
+
+/// What is wrong with a block the reader could not take.
+fn describe_fault(error: &PcapError<&[u8]>) -> String {
+    match error {
+        PcapError::BufferTooSmall => {
+            "a block claims more than the 1 MiB read at once: its length is likely corrupt".into()
+        }
+        PcapError::HeaderNotRecognized => "a block header is not recognised".into(),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("a malformed block ({})", kind.description())
+        }
+        other => format!("{other:?}"),
     }
 }

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use mailscope::mime::export::{message_file_name, safe_name, UniqueNames};
-use mailscope::mime::{self, Options as MimeOptions, PartKind};
+use mailscope::mime::{self, Options as MimeOptions};
 use mailscope::{MessageSource, Pdu};
 use serde_json::{json, Value as Json};
 
@@ -84,7 +84,7 @@ impl Extractor {
     }
 
     /// Writes the message `pdu` of `connection` completes, if any, and its
-    /// parts with a file name.
+    /// attachments (parts with a file name or declared attachments).
     pub fn pdu(&mut self, connection: usize, pdu: &Pdu) -> io::Result<Vec<Written>> {
         let mut written = Vec::new();
         let Some(message) = &pdu.message else {
@@ -109,26 +109,26 @@ impl Extractor {
         entry["file"] = json!(name);
         entry["size"] = json!(decoded.size);
         entry["sha256"] = json!(decoded.sha256);
+        entry["sha1"] = json!(decoded.sha1);
         entry["subject"] = json!(decoded.subject.as_ref().map(|s| &s.value));
         entry["message_id"] = json!(decoded.message_id.as_ref().map(|s| &s.value));
         self.entry(&entry)?;
-        for part in decoded
-            .parts
-            .iter()
-            .filter(|p| p.kind != PartKind::Multipart)
-        {
-            let (Some(filename), Some(body)) = (&part.filename, &part.body) else {
+        for part in decoded.attachments() {
+            let Some(body) = &part.body else {
                 continue;
             };
+            let filename = part.filename.as_deref().unwrap_or_default();
             let name = self.names.take(&safe_name(filename, "part"));
             written.push(write(&self.dir, &name, body)?);
             let mut entry = common.clone();
             entry["kind"] = json!("attachment");
             entry["file"] = json!(name);
-            entry["filename"] = json!(filename);
+            entry["filename"] = json!(part.filename);
             entry["part"] = json!(part.path);
             entry["content_type"] = json!(part.content_type);
             entry["size"] = json!(part.size);
+            entry["md5"] = json!(part.md5);
+            entry["sha1"] = json!(part.sha1);
             entry["sha256"] = json!(part.sha256);
             self.entry(&entry)?;
         }

@@ -3,6 +3,7 @@
 //! and builds on machines without Wireshark.
 
 pub mod analyze;
+mod awaiting;
 pub mod capture;
 pub mod extract;
 pub mod filter;

@@ -74,7 +74,8 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     extract: Option<PathBuf>,
     /// Read message text and headers that declare no charset and are not
-    /// UTF-8 in this charset (e.g. gb18030, as Chinese clients often omit it).
+    /// UTF-8 in this charset (e.g. gb18030, as Chinese clients often omit it)
+    /// instead of the charset guessed from them.
     #[arg(long, value_name = "CHARSET")]
     default_charset: Option<String>,
     /// Do not decode messages (no mail.msg or mail.mime fields): faster when
@@ -325,15 +326,10 @@ fn run_one(
         (None, Some(_)) => Form::Files,
     };
     let file = path.display().to_string();
-    if several && matches!(form, Form::Tree | Form::Summary) {
-        if let Err(e) = writeln!(out, "== {file}") {
-            return Outcome {
-                records: Vec::new(),
-                error: Some(format!("cannot write the output: {e}")),
-            };
-        }
-    }
     let mut writer = Writer::new(form, &file, filter, out);
+    if several && matches!(form, Form::Tree | Form::Summary) {
+        writer = writer.headed();
+    }
     if let Some(dir) = &args.extract {
         let dir = if several {
             dir.join(path.file_name().unwrap_or(path.as_os_str()))

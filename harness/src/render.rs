@@ -405,7 +405,9 @@ fn snapshot_pdu(out: &mut String, pdu: &Pdu) {
 pub fn snapshot(report: &Report) -> String {
     let mut out = String::new();
     for c in &report.connections {
-        writeln!(out, "{}", connection_header(c)).unwrap();
+        if c.end != Some(crate::analyze::End::Released) {
+            writeln!(out, "{}", connection_header(c)).unwrap();
+        }
     }
     for record in &report.frames {
         writeln!(

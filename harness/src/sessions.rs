@@ -71,6 +71,7 @@ pub fn message_summary(
         out["to"] = json!(header(m.to.as_ref()));
         out["message_id"] = json!(header(m.message_id.as_ref()));
         out["sha256"] = json!(m.sha256);
+        out["sha1"] = json!(m.sha1);
         out["attachments"] = Json::Array(
             m.attachments()
                 .map(|p| {
@@ -78,6 +79,8 @@ pub fn message_summary(
                         "filename": p.filename,
                         "content_type": p.content_type,
                         "size": p.size,
+                        "md5": p.md5,
+                        "sha1": p.sha1,
                         "sha256": p.sha256,
                         "part": p.path,
                     })
@@ -130,6 +133,8 @@ struct Lists {
     anomalies: Vec<Json>,
     /// Entries left out of each list past `MAX_ENTRIES`.
     omitted: Map<String, Json>,
+    /// SMTP requests awaiting a reply, with their transactions.
+    awaiting: crate::awaiting::Awaiting,
 }
 
 /// Pushes `value` onto `list` unless it is full; then counts it under `key`.
@@ -215,9 +220,25 @@ impl Record {
                 if let Some(t) = self.lists().transactions.last_mut() {
                     t["message"] = summary.clone();
                 }
+                if message.complete || !message.gaps.is_empty() {
+                    // The final dot is answered like a command (also when a
+                    // gap took it: the reply that proved the end answers it).
+                    self.await_reply(pdu.frame, "DATA");
+                }
             }
             let l = self.lists();
             push_bounded(&mut l.messages, summary, &mut l.omitted, "messages");
+        }
+    }
+
+    /// Remembers a request whose reply concerns the current transaction.
+    fn await_reply(&mut self, frame: u64, verb: &str) {
+        if self.transaction_omitted || !matches!(verb, "MAIL" | "RCPT" | "DATA" | "BDAT" | "RSET") {
+            return;
+        }
+        let l = self.lists();
+        if let Some(current) = l.transactions.len().checked_sub(1) {
+            l.awaiting.push(frame, verb, current);
         }
     }
 
@@ -270,19 +291,22 @@ impl Record {
                 }
                 _ => {}
             }
+            self.await_reply(pdu.frame, &command);
         }
-        // A reply: its code goes to the command it answers.
-        let (Some(code), Some(answers)) = (
+        // A reply: its code goes to the command it answers, in that command's transaction.
+        let (Some(code), Some(answers), Some(request)) = (
             number(items, Field::SmtpReplyCode),
             text(items, Field::SmtpReplyCommand),
+            number(items, Field::SmtpReplyRequestFrame),
         ) else {
             return;
         };
         let reply_text = text(items, Field::SmtpReplyText);
-        if self.transaction_omitted {
+        let l = self.lists();
+        let Some(index) = l.awaiting.answer(request, &answers) else {
             return;
-        }
-        let Some(t) = self.lists().transactions.last_mut() else {
+        };
+        let Some(t) = l.transactions.get_mut(index) else {
             return;
         };
         match answers.as_str() {

@@ -9,7 +9,7 @@ use std::io::Write;
 use mailscope::Pdu;
 use serde_json::Value as Json;
 
-use crate::analyze::{ConnectionInfo, ConnectionSummary, FrameRecord, Report, Sink};
+use crate::analyze::{ConnectionInfo, ConnectionSummary, End, FrameRecord, Report, Sink};
 use crate::capture::CaptureError;
 use crate::extract::Extractor;
 use crate::filter::Filter;
@@ -67,6 +67,8 @@ pub struct Writer<W: Write> {
     /// Why the capture could not be read to its end.
     capture_error: Option<String>,
     text: String,
+    /// `== FILE`, written before this capture's first output (one of several).
+    heading: Option<String>,
 }
 
 impl<W: Write> Writer<W> {
@@ -85,7 +87,15 @@ impl<W: Write> Writer<W> {
             shown: 0,
             capture_error: None,
             text: String::new(),
+            heading: None,
         }
+    }
+
+    /// Heads the output with `== FILE` (when several captures are read),
+    /// unless nothing of the capture could be read: an error is no output.
+    pub fn headed(mut self) -> Self {
+        self.heading = Some(format!("== {}\n", self.file));
+        self
     }
 
     /// Also writes every message and attachment with `extractor`.
@@ -98,6 +108,9 @@ impl<W: Write> Writer<W> {
     fn emit(&mut self) {
         if self.text.is_empty() {
             return;
+        }
+        if let Some(heading) = self.heading.take() {
+            self.text.insert_str(0, &heading);
         }
         if self.failed.is_none() {
             if let Err(e) = self.out.write_all(self.text.as_bytes()) {
@@ -135,20 +148,23 @@ impl<W: Write> Writer<W> {
         }
     }
 
-    /// Adds `pdus` of shown connection `info` to its aggregate and the extractor.
+    /// Adds `pdus` of shown connection `info` to its aggregate and the
+    /// extractor. The session record adds up every PDU (the state, TLS and
+    /// anomalies it reports are the analysis's, whatever is shown); the
+    /// summary's list and the extractor take only the PDUs the filter keeps.
     fn take(&mut self, info: &ConnectionInfo, pdus: &[Pdu]) {
         for pdu in pdus {
-            if !self.filter.keeps(pdu) {
-                continue;
-            }
+            let kept = self.filter.keeps(pdu);
             if let Some(Some(aggregate)) = self.open.get_mut(&info.id) {
                 let items = pdu.flatten_wire();
-                if let Some(summary) = &mut aggregate.summary {
+                if let (Some(summary), true) = (&mut aggregate.summary, kept) {
                     summary.pdu(pdu, &items);
                 }
                 aggregate.record.pdu(info.protocol, pdu, &items);
             }
-            self.extract(info.id, pdu);
+            if kept {
+                self.extract(info.id, pdu);
+            }
         }
     }
 
@@ -186,6 +202,12 @@ impl<W: Write> Writer<W> {
         if !self.open.contains_key(&info.id) {
             return;
         }
+        if info.end == Some(End::Released) {
+            // Not mail after all: nothing more of it is written.
+            self.open.remove(&info.id);
+            self.found -= 1;
+            return;
+        }
         self.take(info, pdus);
         let aggregate = self.open.remove(&info.id).flatten();
         if self.form == Form::Tree {
@@ -213,15 +235,21 @@ impl<W: Write> Writer<W> {
 
     /// The capture was read (`error`: why not to its end): the closing
     /// words, the manifest, and a flush.
-    pub fn finished_ref(&mut self, error: Option<String>) {
-        self.capture_error = error;
-        if self.form == Form::Summary {
+    pub fn finished_ref(&mut self, error: Option<&CaptureError>) {
+        self.capture_error = error.map(ToString::to_string);
+        if error.is_some_and(CaptureError::read_nothing) {
+            // Said on standard error; standard output gets nothing for it.
+            self.heading = None;
+        } else if self.form == Form::Summary {
             if self.found == 0 {
                 self.text
                     .push_str("no SMTP or POP3 connection in this capture\n");
             } else if self.shown == 0 {
                 self.text.push_str("no connection matches the filter\n");
             }
+        }
+        if let Some(heading) = self.heading.take() {
+            self.text.insert_str(0, &heading);
         }
         self.emit();
         if let Some(extractor) = self.extractor.take() {
@@ -254,8 +282,7 @@ impl<W: Write> Writer<W> {
             let pdus = at_end.get(id).map_or(&[][..], |p| &p[..]);
             self.closed_ref(&report.connections[id - 1], pdus);
         }
-        let error = report.error.as_ref().map(ToString::to_string);
-        self.finished_ref(error);
+        self.finished_ref(report.error.as_ref());
     }
 
     /// Why the capture could not be read whole, or the output written.
@@ -293,6 +320,6 @@ impl<W: Write> Sink for Writer<W> {
     }
 
     fn finished(&mut self, _frames_read: u64, error: Option<CaptureError>) {
-        self.finished_ref(error.as_ref().map(ToString::to_string));
+        self.finished_ref(error.as_ref());
     }
 }

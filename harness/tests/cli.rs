@@ -1,6 +1,8 @@
 //! The `mailscope` command as a user runs it.
 
 mod common;
+#[path = "cli/inputs.rs"]
+mod inputs;
 
 use std::process::Command;
 

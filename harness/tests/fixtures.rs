@@ -334,6 +334,13 @@ fn found_on_a_port_without_a_rule() {
         report.connections[0].first_frame, 4,
         "found from the greeting on"
     );
+    // The client's EHLO (frame 6) proves it SMTP; that frame shows the greeting too.
+    let first = &report.frames[0];
+    assert_eq!(first.frame, 6);
+    assert_eq!(
+        first.pdus[0].info,
+        "S: 220 mail.example.org ESMTP Postfix (Debian/GNU)"
+    );
     assert_eq!(creds("nonstandard-port")[0].1.as_deref(), Some("victor"));
 }
 
@@ -423,8 +430,8 @@ fn fixtures_are_reproducible_from_their_generator() {
 
 /// Cutting every segment into 1-byte or 7-byte pieces changes nothing a user sees:
 /// framing is incremental, and a PDU belongs to the frame that completes it.
-/// Each flow's first payload segment stays whole: content detection looks at
-/// one packet, as Wireshark's heuristic dissectors do.
+/// A flow's segments stay whole until it is found to be mail (a detector
+/// fed the same whole segments says when): content detection counts payloads.
 #[test]
 fn any_segmentation_gives_the_same_report() {
     use mailscope_harness::analyze::Analyzer;
@@ -443,27 +450,25 @@ fn any_segmentation_gives_the_same_report() {
         let whole = render::snapshot(&analyze(&path));
         for piece in [1usize, 7] {
             let mut analyzer = Analyzer::new(Options::default());
-            let mut seen_flows = std::collections::HashSet::new();
-            let mut opened_flows = std::collections::HashSet::new();
+            let mut detectors = std::collections::HashMap::new();
             let frames = read_capture(
                 &path,
                 |segment| {
-                    let flow = if segment.src < segment.dst {
-                        (segment.src, segment.dst)
-                    } else {
-                        (segment.dst, segment.src)
-                    };
-                    // Detection looks at one packet at a time: a flow's packets stay
-                    // whole up to the one it recognises (a tunnel's set-up comes first).
-                    let first = !segment.payload.is_empty() && seen_flows.insert(flow);
-                    let opening = mailscope::detect::by_content(segment.payload).is_some()
-                        || mailscope::detect::by_port(segment.src.1).is_some()
-                        || mailscope::detect::by_port(segment.dst.1).is_some();
-                    let undecided = !opened_flows.contains(&flow);
-                    if opening {
-                        opened_flows.insert(flow);
+                    use mailscope::detect::{by_port, Detector, Verdict};
+                    let low = segment.src.min(segment.dst);
+                    let ports = (segment.src.1, segment.dst.1);
+                    let detector = detectors
+                        .entry((low, segment.src.max(segment.dst)))
+                        .or_insert_with(|| Detector::new(ports));
+                    let by_ports = by_port(ports.0).is_some() || by_port(ports.1).is_some();
+                    let undecided = !by_ports
+                        && !matches!(detector.verdict(), Verdict::Mail { .. })
+                        && !segment.payload.is_empty();
+                    if undecided {
+                        let from_a = segment.src == low;
+                        detector.payload(from_a, segment.seq, segment.ack, segment.payload, 0);
                     }
-                    if first || undecided || segment.payload.len() <= piece {
+                    if undecided || segment.payload.len() <= piece {
                         return analyzer.segment(segment);
                     }
                     for (i, chunk) in segment.payload.chunks(piece).enumerate() {

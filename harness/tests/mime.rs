@@ -7,29 +7,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{analyze, fixture, shared};
-use mailscope::mime::{self, MimeMessage, Options};
+use common::{first_message_with_default_charset, fixture, messages, shared};
+use mailscope::mime::{self, MimeMessage};
 use mailscope::{MailMessage, MessageSource};
-
-/// Every message in a capture (including those only the end completed), decoded with bodies kept.
-fn messages(path: &Path) -> Vec<(MailMessage, MimeMessage)> {
-    let report = analyze(path);
-    let options = Options {
-        keep_bodies: true,
-        ..Options::default()
-    };
-    report
-        .frames
-        .iter()
-        .flat_map(|f| f.pdus.iter())
-        .chain(report.at_end.iter().flat_map(|(_, pdus)| pdus.iter()))
-        .filter_map(|p| p.message.clone())
-        .map(|m| {
-            let decoded = mime::analyze(&m, &options);
-            (m, decoded)
-        })
-        .collect()
-}
 
 fn sha256(bytes: &[u8]) -> String {
     mime::sha256_hex(bytes)
@@ -341,38 +321,35 @@ fn chrissanders_jpeg_attachment_is_a_whole_jpeg() {
     assert_eq!(jpeg.size, Some(body.len() as u64));
 }
 
-/// Undeclared legacy text: flagged when read as UTF-8, Chinese with a default charset.
+/// Undeclared legacy text: read in the charset chardetng guesses (GBK,
+/// named, with a note), and in the default charset when one is set.
 #[test]
-fn undeclared_gbk_needs_and_honours_a_default_charset() {
+fn undeclared_gbk_is_guessed_and_a_default_charset_still_wins() {
     let path = fixture("mime-undeclared-charset");
     let plain = messages(&path);
     let (_, m) = &plain[0];
-    assert!(m.subject.as_ref().unwrap().value.contains('\u{fffd}'));
-    let flagged: Vec<_> = m
+    assert_eq!(m.subject.as_ref().unwrap().value, "季度报表");
+    assert_eq!(m.charset_guess.as_deref(), Some("GBK"));
+    assert_eq!(m.parts[0].text, ["附件是第三季度报表，请查收。"]);
+    assert_eq!(m.parts[0].charset_guess.as_deref(), Some("GBK"));
+    let noted: Vec<_> = m
         .anomalies
         .iter()
-        .filter(|a| a.expert == mailscope::Expert::MimeCharset)
+        .filter(|a| a.expert == mailscope::Expert::MimeCharsetGuess)
         .map(|a| a.message.as_str())
         .collect();
     assert_eq!(
-        flagged,
+        noted,
         [
-            "Subject header: raw 8-bit text that is not UTF-8 (set a default charset)",
-            "part 0: no charset declared and the text is not UTF-8 (set a default charset)"
+            "Subject header: raw 8-bit text in no declared charset, read as GBK (guessed; set a default charset to choose another)",
+            "part 0: no charset declared and the text is not UTF-8: read as GBK (guessed; set a default charset to choose another)"
         ]
     );
-    let options = mailscope_harness::Options {
-        default_charset: Some("gb18030".to_string()),
-        ..Default::default()
-    };
-    let report = mailscope_harness::analyze_file(&path, options, |_| {});
-    let decoded = report
-        .frames
-        .iter()
-        .flat_map(|f| f.pdus.iter())
-        .find_map(|p| p.mime.as_deref())
-        .unwrap();
+    let decoded = first_message_with_default_charset(&path, "gb18030");
     assert_eq!(decoded.subject.as_ref().unwrap().value, "季度报表");
     assert_eq!(decoded.parts[0].text, ["附件是第三季度报表，请查收。"]);
+    // Nothing guessed: the default charset was used.
+    assert_eq!(decoded.charset_guess, None);
+    assert_eq!(decoded.parts[0].charset_guess, None);
     assert!(decoded.anomalies.is_empty(), "{:?}", decoded.anomalies);
 }

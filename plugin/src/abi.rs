@@ -105,6 +105,25 @@ impl MsProtocol {
     }
 }
 
+/// What content detection has concluded about a conversation.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MsVerdictKind {
+    Undecided = 0,
+    NotMail = 1,
+    Mail = 2,
+}
+
+/// Content detection's verdict: for `Mail`, the protocol and which side
+/// (a: the side that sent the conversation's first payload) is the server.
+#[repr(C)]
+#[derive(Copy, Clone, Debug)]
+pub struct MsVerdict {
+    pub kind: MsVerdictKind,
+    pub protocol: MsProtocol,
+    pub server_is_a: bool,
+}
+
 /// Where a message came from.
 #[repr(u8)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -196,6 +215,12 @@ pub struct MsPdu {
     /// The decoded message's items (`mail.msg`), spans within `message`.
     pub message_items: *const MsItem,
     pub message_item_count: u32,
+    /// Frame of the credential this PDU completes (0: none).
+    pub credential_frame: u32,
+    /// Frame of the credential whose login this PDU answers (0: none), and
+    /// whether the server accepted it.
+    pub outcome_of: u32,
+    pub outcome_success: bool,
 }
 
 /// One record for Wireshark's credentials tap.

@@ -5,8 +5,8 @@
 use std::ffi::CString;
 use std::panic::catch_unwind;
 
+use mailscope::mime;
 use mailscope::mime::export::{message_file_name, safe_name};
-use mailscope::mime::{self, PartKind};
 use mailscope::{MailMessage, MessageSource};
 
 use crate::abi::{MsExport, MsExports};
@@ -42,18 +42,20 @@ fn objects(content: &[u8]) -> Vec<(String, String, Vec<u8>)> {
         "message/rfc822".to_string(),
         message.content.clone(),
     )];
+    // The attachments `--extract` writes: parts with a file name or declared attachments.
     for part in decoded.parts {
-        if part.kind == PartKind::Multipart {
+        if !part.is_attachment() {
             continue;
         }
-        if let (Some(name), Some(body)) = (part.filename, part.body) {
+        if let Some(body) = part.body {
+            let name = part.filename.unwrap_or_default();
             out.push((safe_name(&name, "part"), part.content_type, body));
         }
     }
     out
 }
 
-/// The message in `data` and each of its parts with a file name, or null.
+/// The message in `data` and each of its attachments, or null.
 ///
 /// # Safety
 /// `data` must point to `len` readable bytes.

@@ -17,10 +17,11 @@ use mailscope::{detect, Connection, Direction, Expert, Field, Item, Pdu, Protoco
 
 mod abi;
 mod credentials;
+mod detection;
 mod exports;
 pub use abi::{
     MsAnomaly, MsExpertGroup, MsExpertInfo, MsExport, MsExports, MsFieldInfo, MsItem, MsItemKind,
-    MsMessageSource, MsPdu, MsProtocol, MsResult, MsSeverity, MsTap,
+    MsMessageSource, MsPdu, MsProtocol, MsResult, MsSeverity, MsTap, MsVerdict, MsVerdictKind,
 };
 
 // ----- plugin entry symbols, from the Wireshark version found at build time
@@ -121,6 +122,13 @@ pub unsafe extern "C" fn mailscope_expert_info(index: u32, out: *mut MsExpertInf
     true
 }
 
+/// Index of `mail.auth.result`, which a second pass adds to a credential's
+/// frame once the server's answer to it is known.
+#[no_mangle]
+pub extern "C" fn mailscope_field_auth_result() -> u32 {
+    Field::AuthResult as u32
+}
+
 /// Index of the internal-error expert info, raised when a panic was caught.
 #[no_mangle]
 pub extern "C" fn mailscope_expert_internal() -> u32 {
@@ -159,12 +167,6 @@ pub extern "C" fn mailscope_protocol_for_port(port: u16, implicit_tls: bool) -> 
     MsProtocol::from_core(protocol)
 }
 
-/// Payload packets of a connection looked at before it is given up as not mail.
-#[no_mangle]
-pub extern "C" fn mailscope_detection_packets() -> u32 {
-    detect::DETECTION_PACKETS
-}
-
 /// The `index`th implicit-TLS port (465, 995); false past the end.
 ///
 /// # Safety
@@ -198,55 +200,31 @@ pub extern "C" fn mailscope_protocol_name(protocol: MsProtocol) -> *const c_char
     }
 }
 
-/// Content detection, as the harness does it: true if `data` starts an SMTP
-/// or POP3 dialogue; `*to_server` tells which way it flowed, `*protocol` which one.
-///
-/// # Safety
-/// `data` must point to `len` readable bytes; `to_server` and `protocol` must be writable.
-#[no_mangle]
-pub unsafe extern "C" fn mailscope_detect(
-    data: *const u8,
-    len: usize,
-    to_server: *mut bool,
-    protocol: *mut MsProtocol,
-) -> bool {
-    if data.is_null() || to_server.is_null() || protocol.is_null() {
-        return false;
-    }
-    let bytes = std::slice::from_raw_parts(data, len);
-    match catch_unwind(|| detect::by_content(bytes)).ok().flatten() {
-        Some((found, direction)) => {
-            *to_server = direction == Direction::ToServer;
-            *protocol = MsProtocol::from_core(Some(found));
-            true
-        }
-        None => false,
-    }
-}
-
 // ----- connections and their results
 
 /// Everything allocated for the open capture file, dropped by `mailscope_reset`.
 /// Boxed so the addresses handed to C stay put when the vectors grow.
 #[allow(clippy::vec_box)]
-struct Registry {
-    connections: Vec<Box<PluginConnection>>,
+pub(crate) struct Registry {
+    pub(crate) connections: Vec<Box<PluginConnection>>,
+    pub(crate) detectors: Vec<Box<detection::PluginDetector>>,
     results: Vec<Box<OwnedResult>>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     connections: Vec::new(),
+    detectors: Vec::new(),
     results: Vec::new(),
 });
 
-fn registry() -> std::sync::MutexGuard<'static, Registry> {
+pub(crate) fn registry() -> std::sync::MutexGuard<'static, Registry> {
     REGISTRY
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub struct PluginConnection {
-    connection: Connection,
+    pub(crate) connection: Connection,
     /// Logins awaiting the server's answer, for the credentials tap.
     logins: Logins,
     /// A panic left the connection in an unknown state: it is not parsed further.
@@ -258,6 +236,7 @@ pub struct PluginConnection {
 pub extern "C" fn mailscope_reset() {
     let mut registry = registry();
     registry.connections.clear();
+    registry.detectors.clear();
     registry.results.clear();
     *INTERNED.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
@@ -562,6 +541,9 @@ fn pdu_view(
         message_source,
         message_items: std::ptr::null(),
         message_item_count: message_item_count as u32,
+        credential_frame: pdu.credential.as_ref().map_or(0, |c| c.frame as u32),
+        outcome_of: pdu.auth_outcome.map_or(0, |(frame, _)| frame as u32),
+        outcome_success: pdu.auth_outcome.is_some_and(|(_, success)| success),
     }
 }
 
@@ -575,7 +557,7 @@ fn keep(result: Box<OwnedResult>) -> *const MsResult {
     ptr
 }
 
-fn run(
+pub(crate) fn run(
     conn: *mut PluginConnection,
     work: impl FnOnce(&mut PluginConnection) -> (Vec<Pdu>, bool, Option<u64>, Vec<TapRecord>),
 ) -> *const MsResult {
@@ -609,7 +591,7 @@ fn run(
 }
 
 /// Runs bytes through the connection; the logins answered become tap records.
-fn feed(
+pub(crate) fn feed(
     conn: &mut PluginConnection,
     work: impl FnOnce(&mut Connection) -> mailscope::SegmentOutput,
 ) -> (Vec<Pdu>, bool, Option<u64>, Vec<TapRecord>) {

@@ -98,22 +98,36 @@ static int hf_tcp_srcport = -1;
 static int hf_tcp_dstport = -1;
 
 /* The built-in dissectors mailscope sits beside: what tcp.port and
- * tls.port held for mailscope's ports before it registered. */
-#define MAIL_MAX_BUILTINS 32
+ * tls.port held for mailscope's ports before it registered, kept in two
+ * private tables so they are called with dissector_try_uint_new (which can
+ * leave out the layer a wrapper owned by the same protocol already added). */
+static dissector_table_t builtin_tcp;
+static dissector_table_t builtin_tls;
+
+/* TLS application-data handles that run dissect_mail_tls, one per protocol
+ * of the built-in dissector they stand in for (so TLS names "Simple Mail
+ * Transfer Protocol" as without mailscope, and the handle runs, handing on
+ * to the built-in dissector, while mailscope is disabled). */
+#define MAIL_MAX_TLS_WRAPPERS 8
 static struct {
-    guint32 port;
-    gboolean tls;
+    int proto;
     dissector_handle_t handle;
-} builtins[MAIL_MAX_BUILTINS];
-static guint builtin_count;
+} tls_wrappers[MAIL_MAX_TLS_WRAPPERS];
+static guint tls_wrapper_count;
 
 /* Per-frame data keys besides the layer numbers the dissector uses. */
 #define MAIL_KEY_POST 1        /* what the postdissector fed from this frame */
 #define MAIL_KEY_CALLS 2       /* packet scope: decrypted records seen in this frame so far */
 #define MAIL_KEY_TLS 16        /* + the record's index: what a decrypted record gave */
 
+/* Per file, on the first pass: a credential's frame -> the frame that
+ * answered its login and whether it succeeded ((answer << 1) | success),
+ * so later passes show the outcome on the credential's frame too. */
+static wmem_map_t *outcomes;
+
 static dissector_table_t tcp_port_table;
 static dissector_handle_t mail_handle;
+static dissector_handle_t mail_port_handle; /* mailscope's default ports that a built-in dissector had */
 static dissector_handle_t mail_post_handle;
 static dissector_handle_t mail_tls_handle;
 static dissector_handle_t imf_handle;
@@ -140,8 +154,12 @@ typedef struct {
  * who the server is, and the core's connections. */
 typedef struct {
     MsProtocol protocol;        /* MS_PROTOCOL_NONE while undecided */
-    guint32 undecided_payloads; /* payloads seen before a decision */
-    gboolean not_mail;          /* given up after mailscope_detection_packets() payloads */
+    PluginDetector *detector;   /* content detection while undecided */
+    address a_addr;             /* side a for the detector: who sent the first payload */
+    guint32 a_port;
+    gboolean not_mail;          /* the detector gave up on it */
+    gboolean by_content;        /* found by the detector, not by a port */
+    gboolean released;          /* found by content, then shown to be another protocol */
     address server_addr;
     guint32 server_port;
     mail_stream_t outer;        /* the TCP stream as captured */
@@ -151,6 +169,8 @@ typedef struct {
 } mail_conv_t;
 
 static dissector_handle_t builtin_for(guint32 port, gboolean tls);
+static int call_builtin_of(guint32 port, gboolean tls, gboolean add_layer, tvbuff_t *tvb, packet_info *pinfo,
+                           proto_tree *tree, void *data);
 
 /* Per frame: what the first pass produced. */
 typedef struct {
@@ -222,10 +242,13 @@ static MsProtocol port_protocol(guint32 port, gboolean *users)
 }
 
 /* Whether the conversation is mail, decided on its payloads as the harness
- * decides: a mail port (the destination's first), else the content rules,
- * for the first mailscope_detection_packets() payloads. */
-static gboolean decide(mail_conv_t *conv, const mail_endpoints_t *ep, const guint8 *bytes, guint len)
+ * decides: a mail port (the destination's first), else the core's content
+ * detector, which holds the first payloads until they prove a mail protocol
+ * and then starts the connection with them (`*replayed`: this frame's result). */
+static gboolean decide(mail_conv_t *conv, const mail_endpoints_t *ep, const guint8 *bytes, guint len,
+                       const struct tcpinfo *segment, guint32 frame, const MsResult **replayed)
 {
+    *replayed = NULL;
     if (conv->protocol != MS_PROTOCOL_NONE)
         return TRUE;
     if (conv->not_mail || len == 0)
@@ -235,16 +258,34 @@ static gboolean decide(mail_conv_t *conv, const mail_endpoints_t *ep, const guin
     MsProtocol src = port_protocol(ep->srcport, &users_src);
     bool to_server = 0;
     MsProtocol found = MS_PROTOCOL_NONE;
-    if (dst != MS_PROTOCOL_NONE)
+    if (dst != MS_PROTOCOL_NONE) {
         decide_as(conv, ep, dst, FALSE);
-    else if (src != MS_PROTOCOL_NONE)
+    } else if (src != MS_PROTOCOL_NONE) {
         decide_as(conv, ep, src, TRUE);
-    else if (mailscope_detect(bytes, len, &to_server, &found))
-        decide_as(conv, ep, found, !to_server);
-    else if (users_dst || users_src)
-        decide_as(conv, ep, MS_PROTOCOL_SMTP, users_src && !users_dst);
-    else if (++conv->undecided_payloads >= mailscope_detection_packets())
-        conv->not_mail = TRUE;
+    } else if (users_dst || users_src) {
+        /* A port the user named as mail: the first line guesses which protocol. */
+        if (mailscope_first_line_guess(bytes, len, &to_server, &found))
+            decide_as(conv, ep, found, !to_server);
+        else
+            decide_as(conv, ep, MS_PROTOCOL_SMTP, users_src && !users_dst);
+    } else {
+        if (!conv->detector) {
+            conv->detector = mailscope_detector_new((guint16)ep->srcport, (guint16)ep->dstport);
+            copy_address_wmem(wmem_file_scope(), &conv->a_addr, ep->src);
+            conv->a_port = ep->srcport;
+        }
+        gboolean from_a = ep->srcport == conv->a_port && addresses_equal(ep->src, &conv->a_addr);
+        MsVerdict verdict = mailscope_detector_payload(conv->detector, from_a, segment->seq, segment->lastackseq,
+                                                       (segment->flags & TH_ACK) != 0, bytes, len, frame);
+        if (verdict.kind == MS_VERDICT_KIND_NOT_MAIL)
+            conv->not_mail = TRUE;
+        if (verdict.kind != MS_VERDICT_KIND_MAIL)
+            return FALSE;
+        decide_as(conv, ep, verdict.protocol, verdict.server_is_a == from_a);
+        conv->by_content = TRUE;
+        *replayed = mailscope_conn_replay(conv->outer.conn, conv->detector, pref_reassemble);
+        conv->detector = NULL;
+    }
     return conv->protocol != MS_PROTOCOL_NONE;
 }
 
@@ -296,6 +337,32 @@ static void add_items(tvbuff_t *tvb, gint base, proto_tree *root, const MsItem *
     }
 }
 
+/* Notes, on the first pass, the outcome of each login a result answers. */
+static void note_outcomes(packet_info *pinfo, const MsResult *result)
+{
+    for (guint32 i = 0; result && i < result->pdu_count; i++) {
+        const MsPdu *pdu = &result->pdus[i];
+        if (pdu->outcome_of)
+            wmem_map_insert(outcomes, GUINT_TO_POINTER(pdu->outcome_of),
+                            GUINT_TO_POINTER((pinfo->num << 1) | (pdu->outcome_success ? 1u : 0u)));
+    }
+}
+
+/* Once every frame has been seen (tshark -2, the GUI), a credential's frame
+ * also says how its login ended, so one row of -T fields holds the user, the
+ * secret and the outcome. */
+static void add_known_outcome(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_tree *root, const MsPdu *pdu)
+{
+    if (!PINFO_FD_VISITED(pinfo) || !pdu->credential_frame)
+        return;
+    guint known = GPOINTER_TO_UINT(wmem_map_lookup(outcomes, GUINT_TO_POINTER(pdu->credential_frame)));
+    if (!known || known >> 1 == pinfo->num)
+        return;
+    proto_item *ti = proto_tree_add_string(root, hf_ids[mailscope_field_auth_result()], tvb, base, 0,
+                                           (known & 1) ? "success" : "failure");
+    proto_item_set_generated(ti);
+}
+
 /* Adds one PDU's items; `tvb` holds the PDU's bytes from `base` on. The
  * decoded message's items point into the message as carried, shown as a
  * data source of its own. */
@@ -311,6 +378,7 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
         add_new_data_source(pinfo, message_tvb, "Message (mailscope)");
         add_items(message_tvb, 0, root, pdu->message_items, pdu->message_item_count);
     }
+    add_known_outcome(tvb, base, pinfo, root, pdu);
     for (guint32 i = 0; i < pdu->anomaly_count; i++) {
         const MsAnomaly *anomaly = &pdu->anomalies[i];
         expert_add_info_format(pinfo, top, &ei_ids[anomaly->expert], "%s", anomaly->message);
@@ -321,7 +389,9 @@ static proto_item *add_pdu(tvbuff_t *tvb, gint base, packet_info *pinfo, proto_t
 static void tap_credential(packet_info *pinfo, const MsTap *tap, const char *proto_name)
 {
     tap_credential_t *auth = wmem_new0(pinfo->pool, tap_credential_t);
-    auth->num = pinfo->num;
+    /* Listed at the credential's frame, as the harness's summary names it;
+     * queued here, where its outcome is known. */
+    auth->num = tap->username_frame ? tap->username_frame : pinfo->num;
     auth->username_num = tap->username_frame;
     auth->password_hf_id = hf_ids[tap->secret_field];
     auth->username = wmem_strdup(pinfo->pool, tap->user);
@@ -367,6 +437,17 @@ static void queue_exports(packet_info *pinfo, const mail_conv_t *conv, const MsP
         tap_queue_packet(export_tap, pinfo, object);
     }
     mailscope_exports_free(exports);
+}
+
+/* The Protocol and Info columns are mailscope's on a frame it shows: what
+ * the built-in dissectors wrote there, fences and all (IMF fences "POP/"),
+ * is replaced, so the column reads "POP", not "POP/POP". */
+static void set_columns(packet_info *pinfo, const mail_conv_t *conv)
+{
+    col_clear_fence(pinfo->cinfo, COL_PROTOCOL);
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, mailscope_protocol_column(conv->protocol));
+    col_clear_fence(pinfo->cinfo, COL_INFO);
+    col_clear(pinfo->cinfo, COL_INFO);
 }
 
 /* Shows a first-pass result on this frame (any pass). */
@@ -441,12 +522,13 @@ static const MsResult *first_pass(tvbuff_t *tvb, packet_info *pinfo, bool to_ser
  * took from TLS, so smtp.* and pop.* are there as without mailscope. It
  * parses each record as it comes: asking TLS to reassemble would hand
  * mailscope the same bytes twice. */
-static void call_builtin(dissector_handle_t builtin, tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree)
+static void call_builtin(guint32 port, gboolean tls, gboolean add_layer, tvbuff_t *tvb, packet_info *pinfo,
+                         proto_tree *tree)
 {
     guint16 can_desegment = pinfo->can_desegment;
     pinfo->can_desegment = 0;
     TRY {
-        call_dissector_only(builtin, tvb, pinfo, tree, NULL);
+        call_builtin_of(port, tls, add_layer, tvb, pinfo, tree, NULL);
     }
     CATCH_NONFATAL_ERRORS {
         show_exception(tvb, pinfo, tree, EXCEPT_CODE, GET_MESSAGE);
@@ -458,27 +540,44 @@ static void call_builtin(dissector_handle_t builtin, tvbuff_t *tvb, packet_info 
 /* The built-in dissector that had a port before mailscope, in TCP or (`tls`) inside TLS. */
 static dissector_handle_t builtin_for(guint32 port, gboolean tls)
 {
-    for (guint i = 0; i < builtin_count; i++)
-        if (builtins[i].port == port && builtins[i].tls == tls)
-            return builtins[i].handle;
-    return NULL;
+    dissector_table_t table = tls ? builtin_tls : builtin_tcp;
+    return table ? dissector_get_uint_handle(table, port) : NULL;
+}
+
+/* Calls the built-in dissector of `port`; `add_layer` false when the
+ * calling handle already belongs to its protocol. */
+static int call_builtin_of(guint32 port, gboolean tls, gboolean add_layer, tvbuff_t *tvb, packet_info *pinfo,
+                           proto_tree *tree, void *data)
+{
+    dissector_table_t table = tls ? builtin_tls : builtin_tcp;
+    return table ? dissector_try_uint_new(table, port, tvb, pinfo, tree, add_layer, data) : 0;
 }
 
 static void remember_builtin(dissector_table_t table, guint32 port, gboolean tls, dissector_handle_t ours)
 {
     dissector_handle_t builtin = table ? dissector_get_uint_handle(table, port) : NULL;
-    if (builtin && builtin != ours && builtin_count < MAIL_MAX_BUILTINS) {
-        builtins[builtin_count].port = port;
-        builtins[builtin_count].tls = tls;
-        builtins[builtin_count].handle = builtin;
-        builtin_count++;
-    }
+    if (builtin && builtin != ours)
+        dissector_add_uint(tls ? "mail.builtin.tls" : "mail.builtin.tcp", port, builtin);
+}
+
+/* The TLS handle that stands in for the built-in dissector of `port`
+ * (mailscope's own when there is none). */
+static dissector_handle_t tls_wrapper_for(guint32 port, gboolean tls);
+
+/* Whether mailscope is enabled (Analyze > Enabled Protocols, --disable-protocol mail). */
+static gboolean mail_enabled(void)
+{
+    return proto_is_protocol_enabled(find_protocol_by_id(proto_mail));
 }
 
 /* Decrypted TLS application data: after STARTTLS/STLS (mailscope took the
- * session from TLS when the server accepted) or on 465/995. */
-static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data _U_)
+ * session from TLS when the server accepted) or on 465/995. The handle
+ * belongs to no protocol, so with mailscope disabled it still hands 465
+ * and 995 to the dissector that had them, as if mailscope were not there. */
+static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
+    if (!mail_enabled())
+        return call_builtin_of(pinfo->match_uint, TRUE, FALSE, tvb, pinfo, tree, data);
     mail_conv_t *conv = conv_of(find_or_create_conversation(pinfo));
     if (conv->protocol == MS_PROTOCOL_NONE) {
         gboolean src_is_server = pinfo->srcport == pinfo->match_uint && pinfo->destport != pinfo->match_uint;
@@ -487,9 +586,11 @@ static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         decide_as(conv, &ep, protocol == MS_PROTOCOL_NONE ? MS_PROTOCOL_SMTP : protocol, src_is_server);
         conv->implicit_tls = !conv->tls_started;
     }
-    dissector_handle_t builtin = builtin_for(conv->server_port, !conv->tls_started);
+    gboolean builtin_tls_port = !conv->tls_started;
+    dissector_handle_t builtin = builtin_for(conv->server_port, builtin_tls_port);
     if (builtin)
-        call_builtin(builtin, tvb, pinfo, tree);
+        call_builtin(conv->server_port, builtin_tls_port, tls_wrapper_for(conv->server_port, builtin_tls_port) == mail_tls_handle,
+                     tvb, pinfo, tree);
 
     /* TLS may hand over several records in one frame: one result each. */
     guint *calls = (guint *)p_get_proto_data(pinfo->pool, pinfo, proto_mail, MAIL_KEY_CALLS);
@@ -505,12 +606,12 @@ static int dissect_mail_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
         frame = wmem_new0(wmem_file_scope(), mail_frame_t);
         frame->conv = conv;
         frame->result = first_pass(tvb, pinfo, !from_server(conv, pinfo), conv->inner.conn, NULL);
+        note_outcomes(pinfo, frame->result);
         p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, key, frame);
         conv->inner.last_frame = pinfo->num;
     }
     if (frame && frame->result && (frame->result->pdu_count > 0 || frame->result->internal_error)) {
-        col_set_str(pinfo->cinfo, COL_PROTOCOL, mailscope_protocol_column(conv->protocol));
-        col_clear(pinfo->cinfo, COL_INFO);
+        set_columns(pinfo, conv);
         show_result(tvb, pinfo, tree, conv, frame->result, "Decrypted mail PDU");
     }
     show_at_end(tvb, pinfo, tree, conv, &conv->inner);
@@ -523,7 +624,7 @@ static void hand_to_tls(packet_info *pinfo, mail_conv_t *conv)
     if (!tls_handle || conv->tls_started)
         return;
     conv->tls_started = TRUE;
-    ssl_starttls_ack(tls_handle, pinfo, mail_tls_handle);
+    ssl_starttls_ack(tls_handle, pinfo, tls_wrapper_for(conv->server_port, FALSE));
 }
 
 /* A server's answer to STARTTLS/STLS: if it accepts, the decrypted session
@@ -550,24 +651,24 @@ static void claim_tls(tvbuff_t *tvb, packet_info *pinfo, mail_conv_t *conv)
     }
 }
 
-/* mailscope's ports (mail.tcp.port, Decode As): a thin wrapper that hands
- * every segment on to the dissector that had the port before (Wireshark's
- * SMTP or POP, with TCP reassembly as usual), so smtp.*, pop.* and imf.*
- * stay where users expect them. mailscope itself parses in its
- * postdissector. */
+/* mailscope's ports (its defaults, mail.tcp.port, Decode As): a thin
+ * wrapper that hands every segment on to the dissector that had the port
+ * before (Wireshark's SMTP or POP, with TCP reassembly as usual), so smtp.*,
+ * pop.* and imf.* stay where users expect them. mailscope itself parses in
+ * its postdissector. On the defaults the handle belongs to no protocol: with
+ * mailscope disabled the built-in dissector still gets every segment. */
 static int dissect_mail(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
-    if (!pinfo->flags.in_error_pkt) {
+    if (mail_enabled() && !pinfo->flags.in_error_pkt) {
         conversation_t *conversation = find_conversation_pinfo(pinfo, 0);
         claim_tls(tvb, pinfo, conversation ? (mail_conv_t *)conversation_get_proto_data(conversation, proto_mail) : NULL);
     }
-    dissector_handle_t builtin = builtin_for(pinfo->match_uint, FALSE);
-    if (!builtin)
+    if (!builtin_for(pinfo->match_uint, FALSE))
         return tvb_captured_length(tvb);
     /* Each dissector call lowers can_desegment; the built-in dissector may
      * ask TCP to reassemble as if TCP had called it directly. */
     pinfo->can_desegment = pinfo->saved_can_desegment;
-    return call_dissector_only(builtin, tvb, pinfo, tree, data);
+    return call_builtin_of(pinfo->match_uint, FALSE, TRUE, tvb, pinfo, tree, data);
 }
 
 /* The only field of `hf` in the tree, or NULL when there is none or several. */
@@ -623,11 +724,9 @@ static mail_frame_t *post_first_pass(tvbuff_t *frame_tvb, packet_info *pinfo, pr
         return NULL;
     mail_conv_t *conv = conv_of(conversation);
     /* Implicit TLS: every byte on the wire is TLS; the decrypted data comes through mail.tls. */
-    if (conv->implicit_tls)
+    if (conv->implicit_tls || conv->released)
         return NULL;
     tvbuff_t *payload_tvb = tvb_new_subset_length(payload->ds_tvb, payload->start, payload->length);
-    if (!decide(conv, &ep, tvb_get_ptr(payload_tvb, 0, payload->length), (guint)payload->length))
-        return NULL;
     field_info *ack = single_field(tree, hf_tcp_ack);
     field_info *flags = single_field(tree, hf_tcp_flags);
     struct tcpinfo segment;
@@ -635,12 +734,22 @@ static mail_frame_t *post_first_pass(tvbuff_t *frame_tvb, packet_info *pinfo, pr
     segment.seq = fvalue_get_uinteger(MAIL_FIELD_VALUE(seq));
     segment.lastackseq = ack ? fvalue_get_uinteger(MAIL_FIELD_VALUE(ack)) : 0;
     segment.flags = flags && ack ? (guint16)fvalue_get_uinteger(MAIL_FIELD_VALUE(flags)) : 0;
+    const MsResult *replayed;
+    if (!decide(conv, &ep, tvb_get_ptr(payload_tvb, 0, payload->length), (guint)payload->length, &segment, pinfo->num,
+                &replayed))
+        return NULL;
     mail_frame_t *frame = wmem_new0(wmem_file_scope(), mail_frame_t);
     frame->conv = conv;
     frame->payload_start = payload->ds_tvb == frame_tvb ? payload->start : -1;
     frame->payload_len = payload->length;
-    frame->result = first_pass(payload_tvb, pinfo, !sent_by_server(conv, &ep), conv->outer.conn, &segment);
+    frame->result = replayed ? replayed
+                             : first_pass(payload_tvb, pinfo, !sent_by_server(conv, &ep), conv->outer.conn, &segment);
     conv->outer.last_frame = pinfo->num;
+    if (conv->by_content && mailscope_conn_released(conv->outer.conn)) {
+        conv->released = TRUE;
+        return NULL;
+    }
+    note_outcomes(pinfo, frame->result);
     take_tls_after(pinfo, conv, frame->result);
     return frame;
 }
@@ -654,7 +763,7 @@ static int dissect_mail_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree
             return 0;
         p_add_proto_data(wmem_file_scope(), pinfo, proto_mail, MAIL_KEY_POST, frame);
     }
-    if (!frame || !frame->result)
+    if (!frame || !frame->result || frame->conv->released)
         return 0;
     mail_conv_t *conv = frame->conv;
     /* Spans point into the segment when it is plain bytes of the frame;
@@ -663,8 +772,7 @@ static int dissect_mail_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree
                                 ? tvb_new_subset_length(tvb, frame->payload_start, frame->payload_len)
                                 : tvb_new_subset_length(tvb, 0, 0);
     if (frame->result->pdu_count > 0 || frame->result->internal_error) {
-        col_set_str(pinfo->cinfo, COL_PROTOCOL, mailscope_protocol_column(conv->protocol));
-        col_clear(pinfo->cinfo, COL_INFO);
+        set_columns(pinfo, conv);
         show_result(payload_tvb, pinfo, tree, conv, frame->result, "Reassembled mail PDU");
     }
     show_at_end(payload_tvb, pinfo, tree, conv, &conv->outer);
@@ -729,7 +837,13 @@ static void register_mail(void)
     expert_register_field_array(expert_module, ei_table, expert_count);
 
     mail_handle = register_dissector("mail", dissect_mail, proto_mail);
+    mail_port_handle = create_dissector_handle_with_name_and_description(
+        dissect_mail, -1, "mail.port", "SMTP/POP with mailscope beside Wireshark's own");
     mail_tls_handle = register_dissector("mail.tls", dissect_mail_tls, proto_mail);
+    builtin_tcp = register_dissector_table("mail.builtin.tcp", "Wireshark's own dissectors on mailscope's ports",
+                                           proto_mail, FT_UINT16, BASE_DEC);
+    builtin_tls = register_dissector_table("mail.builtin.tls", "Wireshark's own dissectors on mailscope's TLS ports",
+                                           proto_mail, FT_UINT16, BASE_DEC);
     mail_post_handle = register_dissector("mail.post", dissect_mail_post, proto_mail);
 
     module = prefs_register_protocol(proto_mail, NULL);
@@ -749,34 +863,66 @@ static void register_mail(void)
         &pref_imf);
     prefs_register_string_preference(module, "default_charset", "Default charset of message text",
         "Charset for message text and raw header bytes that declare none and are not UTF-8, e.g. gb18030 "
-        "(Chinese mail clients often omit it) or windows-1252. Empty: such text is shown as UTF-8 with "
-        "replacement characters and flagged.",
+        "(Chinese mail clients often omit it) or windows-1252. Empty: such text is read in the charset "
+        "guessed from it (named in mail.msg.charset_guess / mail.mime.charset_guess, with a note).",
         &pref_default_charset);
 
     credentials_tap = register_tap("credentials");
+    outcomes = wmem_map_new_autoreset(wmem_epan_scope(), wmem_file_scope(), g_direct_hash, g_direct_equal);
     export_tap = register_export_object(proto_mail, export_packet, NULL);
     register_cleanup_routine(mail_cleanup);
 }
 
+static dissector_handle_t tls_wrapper_for(guint32 port, gboolean tls)
+{
+    dissector_handle_t builtin = builtin_for(port, tls);
+    int proto = builtin ? dissector_handle_get_protocol_index(builtin) : -1;
+    if (proto < 0)
+        return mail_tls_handle;
+    for (guint i = 0; i < tls_wrapper_count; i++)
+        if (tls_wrappers[i].proto == proto)
+            return tls_wrappers[i].handle;
+    if (tls_wrapper_count == MAIL_MAX_TLS_WRAPPERS)
+        return mail_tls_handle;
+    /* TLS asks for a handle with a name (it registers it for Export PDU). */
+    char *name = g_strdup_printf("mail.tls.%s", proto_get_protocol_filter_name(proto));
+    char *description = g_strdup_printf("%s with mailscope", proto_get_protocol_short_name(find_protocol_by_id(proto)));
+    dissector_handle_t handle = register_dissector_with_description(name, description, dissect_mail_tls, proto);
+    tls_wrappers[tls_wrapper_count].proto = proto;
+    tls_wrappers[tls_wrapper_count].handle = handle;
+    tls_wrapper_count++;
+    return handle;
+}
+
 static void handoff_mail(void)
 {
-    /* mailscope's ports wrap the dissectors that had them (see dissect_mail). */
+    /* mailscope's ports wrap the dissectors that had them (see dissect_mail):
+     * those ports get the protocol-less wrapper, the others (and the ports a
+     * user adds to mail.tcp.port) mailscope's own handle. */
     tcp_port_table = find_dissector_table("tcp.port");
     dissector_table_t tls_ports = find_dissector_table("tls.port");
     range_t *ports = NULL;
+    GString *own = g_string_new(NULL);
     if (range_convert_str(NULL, &ports, mailscope_default_ports(), 65535) == CVT_NO_ERROR && ports) {
         for (guint r = 0; r < ports->nranges; r++)
-            for (guint32 port = ports->ranges[r].low; port <= ports->ranges[r].high; port++)
+            for (guint32 port = ports->ranges[r].low; port <= ports->ranges[r].high; port++) {
                 remember_builtin(tcp_port_table, port, FALSE, mail_handle);
+                if (builtin_for(port, FALSE)) {
+                    dissector_add_uint("tcp.port", port, mail_port_handle);
+                } else {
+                    g_string_append_printf(own, "%s%u", own->len ? "," : "", port);
+                }
+            }
         wmem_free(NULL, ports);
     }
-    dissector_add_uint_range_with_preference("tcp.port", mailscope_default_ports(), mail_handle);
+    dissector_add_uint_range_with_preference("tcp.port", own->str, mail_handle);
+    g_string_free(own, TRUE);
     /* Inside TLS on 465 and 995 mailscope takes the decrypted data and runs
      * the dissector that had the port on it as well. */
     guint16 port;
     for (guint32 i = 0; mailscope_implicit_tls_port(i, &port); i++) {
         remember_builtin(tls_ports, port, TRUE, mail_tls_handle);
-        ssl_dissector_add(port, mail_tls_handle);
+        ssl_dissector_add(port, tls_wrapper_for(port, TRUE));
     }
     imf_handle = find_dissector_add_dependency("imf", proto_mail);
     hf_tcp_payload = proto_registrar_get_id_byname("tcp.payload");

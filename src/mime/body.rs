@@ -5,7 +5,10 @@ use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use std::borrow::Cow;
 
+use super::charset;
+
 use md5::{Digest as _, Md5};
+use sha1::Sha1;
 use sha2::Sha256;
 
 /// The declared Content-Transfer-Encoding, lower case.
@@ -35,13 +38,30 @@ pub fn transfer_decode(raw: &[u8], encoding: TransferEncoding) -> Option<Cow<'_,
     }
 }
 
-/// Lower-case hex SHA-256 and MD5 of `bytes`.
-pub fn digests(bytes: &[u8]) -> (String, String) {
-    (hex(&Sha256::digest(bytes)), hex(&Md5::digest(bytes)))
+/// The digests threat-intel lookups use (Zeek's files.log gives the same
+/// three), lower-case hex.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digests {
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+}
+
+/// MD5, SHA-1 and SHA-256 of `bytes`.
+pub fn digests(bytes: &[u8]) -> Digests {
+    Digests {
+        md5: hex(&Md5::digest(bytes)),
+        sha1: sha1_hex(bytes),
+        sha256: sha256_hex(bytes),
+    }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
+}
+
+pub fn sha1_hex(bytes: &[u8]) -> String {
+    hex(&Sha1::digest(bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -61,13 +81,15 @@ pub enum TextCharset {
     Decoded,
     /// The declared charset is one mailscope has no decoder for.
     Unknown(String),
-    /// No charset declared and the bytes are not UTF-8 (nor was a default charset set).
-    Undeclared,
+    /// No charset declared, the bytes are not UTF-8 and no (known) default
+    /// charset was set: read in the charset chardetng guessed, named here.
+    Guessed(&'static str),
 }
 
-/// The text of a text part, decoded by `charset` (or `default_charset` when
-/// none is declared), and how that went. Only the first `max_bytes` bytes
-/// are decoded (a character cut at that end becomes a replacement character).
+/// The text of a text part, decoded by `charset` (or, when none is declared
+/// and the bytes are not UTF-8, by `default_charset`, else by a guessed
+/// one), and how that went. Only the first `max_bytes` bytes are decoded
+/// (a character cut at that end becomes a replacement character).
 pub fn text(
     bytes: &[u8],
     max_bytes: usize,
@@ -75,9 +97,8 @@ pub fn text(
     default_charset: Option<&str>,
 ) -> (String, TextCharset) {
     let bytes = &bytes[..bytes.len().min(max_bytes)];
-    let decode_with = |name: &str| decoder(name).map(|decoder| decoder(bytes));
     match charset {
-        Some(name) => match decode_with(name) {
+        Some(name) => match charset::decode(bytes, name) {
             Some(text) => (text, TextCharset::Decoded),
             None => (
                 String::from_utf8_lossy(bytes).into_owned(),
@@ -91,12 +112,12 @@ pub fn text(
                 String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned(),
                 TextCharset::Decoded,
             ),
-            Err(_) => match default_charset.and_then(decode_with) {
+            Err(_) => match default_charset.and_then(|name| charset::decode(bytes, name)) {
                 Some(text) => (text, TextCharset::Decoded),
-                None => (
-                    String::from_utf8_lossy(bytes).into_owned(),
-                    TextCharset::Undeclared,
-                ),
+                None => {
+                    let (text, guessed) = charset::decode_guessed(bytes);
+                    (text, TextCharset::Guessed(guessed))
+                }
             },
         },
     }
@@ -161,12 +182,14 @@ mod tests {
 
     #[test]
     fn digests_are_the_known_ones() {
-        let (sha, md5) = digests(b"abc");
+        let abc = digests(b"abc");
         assert_eq!(
-            sha,
+            abc.sha256,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        assert_eq!(md5, "900150983cd24fb0d6963f7d28e17f72");
+        // FIPS 180-1, appendix A.
+        assert_eq!(abc.sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(abc.md5, "900150983cd24fb0d6963f7d28e17f72");
     }
 
     #[test]
@@ -180,7 +203,13 @@ mod tests {
             text(gb, 100, None, Some("gbk")),
             ("你好".to_string(), TextCharset::Decoded)
         );
-        assert_eq!(text(gb, 100, None, None).1, TextCharset::Undeclared);
+        // Two characters are too few to tell GBK from EUC-KR; a sentence is not.
+        let sentence = "附件是第三季度报表，请查收。";
+        let (gbk, _, _) = encoding_rs::GBK.encode(sentence);
+        assert_eq!(
+            text(&gbk, 100, None, None),
+            (sentence.to_string(), TextCharset::Guessed("GBK"))
+        );
         let cut = text("你好".as_bytes(), 4, None, None);
         assert_eq!(cut, ("你".to_string(), TextCharset::Decoded));
         assert_eq!(

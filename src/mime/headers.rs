@@ -9,16 +9,75 @@
 //! header bytes, with mail-parser's own encoded-word and charset decoders.
 
 use mail_parser::parsers::MessageStream;
-use mail_parser::{Addr, Address};
+use mail_parser::{Addr, Address, Header, HeaderName, HeaderValue as ParsedValue};
+
+use super::{HeaderValue, MimeAnomaly};
+use crate::fields::Expert;
+
+/// Longest header value decoded; longer ones are cut (and flagged).
+pub const MAX_HEADER_BYTES: usize = 4096;
+
+/// Most bytes of raw 8-bit header text the charset guess reads.
+pub const MAX_GUESS_BYTES: usize = 16 * 1024;
+
+/// The charset raw 8-bit header text (RFC 6532 allows UTF-8 only; older
+/// clients send their local charset) is read in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawCharset<'a> {
+    /// The default charset the user set.
+    Default(&'a str),
+    /// chardetng's guess over the header block's non-UTF-8 values.
+    Guessed(&'static str),
+}
+
+impl<'a> RawCharset<'a> {
+    pub fn name(self) -> &'a str {
+        match self {
+            RawCharset::Default(name) => name,
+            RawCharset::Guessed(name) => name,
+        }
+    }
+}
+
+/// The charset for the raw 8-bit text of a header block: `default` when
+/// set; else, if some value is not UTF-8, the charset guessed from all such
+/// values together (one header alone is often too short to tell) and the
+/// message's charset-less text (`undeclared_text`); else none.
+pub fn raw_charset<'a>(
+    headers: &[Header<'_>],
+    raw: &[u8],
+    default: Option<&'a str>,
+    undeclared_text: &[u8],
+) -> Option<RawCharset<'a>> {
+    if let Some(name) = default {
+        return Some(RawCharset::Default(name));
+    }
+    let mut legacy = Vec::new();
+    for header in headers {
+        let start = (header.offset_start as usize).min(raw.len());
+        let end = (header.offset_end as usize).clamp(start, raw.len());
+        let value = &raw[start..end.min(start + MAX_HEADER_BYTES)];
+        if std::str::from_utf8(value).is_err() && legacy.len() < MAX_GUESS_BYTES {
+            legacy.extend_from_slice(value);
+            legacy.push(b' ');
+        }
+    }
+    if legacy.is_empty() {
+        return None;
+    }
+    legacy.extend_from_slice(undeclared_text);
+    Some(RawCharset::Guessed(super::charset::guess(&legacy).name()))
+}
 
 /// A header value decoded from `raw` (the bytes after the colon, folded
 /// lines and all), and the charsets its encoded words named that mailscope
 /// cannot decode.
-/// Raw 8-bit bytes that are not UTF-8 are read in `default_charset` when one is set.
+/// Raw 8-bit bytes that are not UTF-8 are read in `raw_charset` when one is
+/// given (the default charset, else the one guessed for the header block).
 pub fn decode_unstructured(
     raw: &[u8],
     unknown_charsets: &mut Vec<String>,
-    default_charset: Option<&str>,
+    raw_charset: Option<&str>,
 ) -> String {
     let unfolded = unfold(raw);
     let mut out = String::with_capacity(unfolded.len());
@@ -38,7 +97,7 @@ pub fn decode_unstructured(
         let joined =
             last_word_end == Some(plain_start) && between.iter().all(|b| *b == b' ' || *b == b'\t');
         if !joined {
-            push_raw(&mut out, between, default_charset);
+            push_raw(&mut out, between, raw_charset);
         }
         if let Some(charset) = unknown {
             if !unknown_charsets.contains(&charset) {
@@ -50,7 +109,7 @@ pub fn decode_unstructured(
         plain_start = i;
         last_word_end = Some(i);
     }
-    push_raw(&mut out, &unfolded[plain_start..], default_charset);
+    push_raw(&mut out, &unfolded[plain_start..], raw_charset);
     out.trim().to_string()
 }
 
@@ -88,14 +147,97 @@ fn unfold(raw: &[u8]) -> Vec<u8> {
 }
 
 /// Raw header bytes: UTF-8 as it is (RFC 6532); anything else in the
-/// default charset, or byte by byte with the replacement character.
-fn push_raw(out: &mut String, bytes: &[u8], default_charset: Option<&str>) {
+/// given charset (the default or the guessed one), or byte by byte with
+/// the replacement character.
+fn push_raw(out: &mut String, bytes: &[u8], charset: Option<&str>) {
     match std::str::from_utf8(bytes) {
         Ok(text) => out.push_str(text),
-        Err(_) => match default_charset.and_then(super::body::decoder) {
-            Some(decoder) => out.push_str(&decoder(bytes)),
+        Err(_) => match charset.and_then(|name| super::charset::decode(bytes, name)) {
+            Some(text) => out.push_str(&text),
             None => out.push_str(&String::from_utf8_lossy(bytes)),
         },
+    }
+}
+
+/// One header's value as shown, with its span.
+pub fn header_value(
+    header: &Header<'_>,
+    raw: &[u8],
+    spans: bool,
+    anomalies: &mut Vec<MimeAnomaly>,
+    charset: Option<RawCharset>,
+) -> HeaderValue {
+    let start = header.offset_start as usize;
+    let end = (header.offset_end as usize).min(raw.len()).max(start);
+    let mut value_bytes = raw.get(start..end).unwrap_or_default();
+    if value_bytes.len() > MAX_HEADER_BYTES {
+        anomalies.push(MimeAnomaly {
+            expert: Expert::MimeLimit,
+            message: format!(
+                "{} header of {} bytes: the first {MAX_HEADER_BYTES} are decoded",
+                header.name.as_str(),
+                value_bytes.len()
+            ),
+        });
+        value_bytes = &value_bytes[..MAX_HEADER_BYTES];
+    }
+    let mut unknown = Vec::new();
+    let value = match (&header.name, &header.value) {
+        (HeaderName::From | HeaderName::To | HeaderName::Cc, ParsedValue::Address(address))
+            if value_bytes.len() == end - start =>
+        {
+            format_addresses(address)
+        }
+        (HeaderName::MessageId, ParsedValue::Text(id)) => id.to_string(),
+        _ => {
+            let text =
+                decode_unstructured(value_bytes, &mut unknown, charset.map(RawCharset::name));
+            match header.name {
+                HeaderName::MessageId => text
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string(),
+                _ => text,
+            }
+        }
+    };
+    if let (Some(RawCharset::Guessed(guessed)), Err(_)) =
+        (charset, std::str::from_utf8(value_bytes))
+    {
+        anomalies.push(MimeAnomaly {
+            expert: Expert::MimeCharsetGuess,
+            message: format!(
+                "{} header: raw 8-bit text in no declared charset, read as {guessed} (guessed; set a default charset to choose another)",
+                header.name.as_str()
+            ),
+        });
+    }
+    for charset in unknown {
+        anomalies.push(MimeAnomaly {
+            expert: Expert::MimeCharset,
+            message: format!(
+                "{} header: unknown charset {charset}, shown as UTF-8",
+                header.name.as_str()
+            ),
+        });
+    }
+    let field_start = header.offset_field as usize;
+    let field_end = end - trailing_line_break(&raw[..end]);
+    let (offset, len) = if spans && field_start <= field_end {
+        (field_start, field_end - field_start)
+    } else {
+        (0, 0)
+    };
+    HeaderValue { value, offset, len }
+}
+
+fn trailing_line_break(bytes: &[u8]) -> usize {
+    if bytes.ends_with(b"\r\n") {
+        2
+    } else if bytes.ends_with(b"\n") {
+        1
+    } else {
+        0
     }
 }
 

@@ -5,13 +5,17 @@
 //! order with each part's type, charset, transfer encoding, disposition,
 //! decoded file name, decoded size and digests, and the anomalies found.
 //! mail-parser does the parsing; `headers` corrects its whitespace handling
-//! around encoded words, and `parts` takes raw bytes by its offsets.
+//! around encoded words, `parts` takes raw bytes by its offsets (and
+//! `parts/evasion` sees through transfer encodings on message and multipart
+//! parts), and `charset` reads text that names no charset in the one
+//! chardetng guesses.
 //!
 //! Everything is bounded: at most [`MAX_PARTS`] parts are described, the
 //! tree is followed [`MAX_DEPTH`] levels deep, text is shown up to
 //! [`MAX_TEXT_BYTES`]; past a limit one anomaly says so.
 
 mod body;
+mod charset;
 pub mod export;
 mod gaps;
 mod headers;
@@ -21,7 +25,7 @@ pub mod tree;
 use crate::fields::Expert;
 use crate::message::MailMessage;
 
-pub use body::sha256_hex;
+pub use body::{sha1_hex, sha256_hex};
 
 /// Most parts described per message; the rest are counted.
 pub const MAX_PARTS: usize = 1000;
@@ -62,6 +66,9 @@ pub struct MimePart {
     /// Lower-case type/subtype (text/plain when the part declares none).
     pub content_type: String,
     pub charset: Option<String>,
+    /// The charset a text part's bytes were read in when it declares none,
+    /// they are not UTF-8 and no default charset was set: chardetng's guess.
+    pub charset_guess: Option<String>,
     /// As declared, lower case (7bit, 8bit, binary, base64, quoted-printable).
     pub transfer_encoding: Option<String>,
     /// inline or attachment, as declared.
@@ -71,6 +78,7 @@ pub struct MimePart {
     /// Decoded size and digests; none for multipart containers.
     pub size: Option<u64>,
     pub md5: Option<String>,
+    pub sha1: Option<String>,
     pub sha256: Option<String>,
     /// Decoded text of a text part, cut at the text limits.
     pub text: Vec<String>,
@@ -99,9 +107,13 @@ pub struct MimeMessage {
     pub date: Option<HeaderValue>,
     /// Without the angle brackets.
     pub message_id: Option<HeaderValue>,
-    /// The message as carried: size and SHA-256.
+    /// The message as carried: size, SHA-1 and SHA-256.
     pub size: u64,
+    pub sha1: String,
     pub sha256: String,
+    /// The charset raw 8-bit header text was read in when it is not UTF-8
+    /// and no default charset was set: chardetng's guess.
+    pub charset_guess: Option<String>,
     /// Only part of the message by design (POP3 TOP).
     pub partial: bool,
     /// Cut: at the size cap, by missing bytes, or by the end of the capture.
@@ -122,11 +134,18 @@ pub struct DamagedPart {
 }
 
 impl MimeMessage {
-    /// Parts that carry a file name: what users call attachments.
+    /// Parts that carry a file name or are declared attachments: what users
+    /// call attachments.
     pub fn attachments(&self) -> impl Iterator<Item = &MimePart> {
-        self.parts
-            .iter()
-            .filter(|p| p.filename.is_some() && p.kind != PartKind::Multipart)
+        self.parts.iter().filter(|p| p.is_attachment())
+    }
+}
+
+impl MimePart {
+    /// A part with a file name, or with disposition attachment (never a multipart container).
+    pub fn is_attachment(&self) -> bool {
+        self.kind != PartKind::Multipart
+            && (self.filename.is_some() || self.disposition.as_deref() == Some("attachment"))
     }
 }
 

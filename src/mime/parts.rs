@@ -2,43 +2,50 @@
 //! order, raw bytes taken by mail-parser's offsets, limits applied.
 
 use mail_parser::{
-    Encoding, Header, HeaderName, HeaderValue as ParsedValue, Message, MessageParser, MessagePart,
-    MimeHeaders, PartType,
+    Encoding, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
 };
 use std::borrow::Cow;
 
 use memchr::memmem;
 
 use super::body::{self, TextCharset, TransferEncoding};
-use super::headers::{decode_unstructured, format_addresses};
+use super::headers::{header_value, raw_charset, RawCharset, MAX_GUESS_BYTES};
 use super::{
-    HeaderValue, MimeAnomaly, MimeMessage, MimePart, Options, PartKind, MAX_DEPTH, MAX_PARTS,
-    MAX_TEXT_BYTES, MAX_TEXT_LINES,
+    MimeAnomaly, MimeMessage, MimePart, Options, PartKind, MAX_DEPTH, MAX_PARTS, MAX_TEXT_BYTES,
+    MAX_TEXT_LINES,
 };
 use crate::fields::Expert;
 
-/// Longest header value decoded; longer ones are cut (and flagged).
-pub const MAX_HEADER_BYTES: usize = 4096;
+mod evasion;
+
+/// Bytes the encoding-evasion see-through parses again per message, in
+/// all: four times the message's size, and at least this much, so that a
+/// small message is seen through down to [`MAX_DEPTH`] and a huge one costs
+/// at most four more parses (and holds at most that much decoded at once).
+const MIN_SEE_THROUGH_BUDGET: usize = 16 << 20;
+
+/// mail-parser over `bytes`. It is a parser of hostile input too: a panic
+/// inside it (a debug assertion fires on some malformed trees) is caught
+/// here and reported, never let through to the host.
+fn parse(bytes: &[u8]) -> Result<Option<Message<'_>>, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        MessageParser::default().parse(bytes)
+    }))
+    .map_err(|_| ())
+}
 
 /// Decodes `content`; `cut` says the message is not whole (TOP, truncated),
 /// so a missing closing boundary is expected rather than an anomaly.
 pub fn decode(content: &[u8], options: &Options, cut: bool) -> MimeMessage {
     let mut out = MimeMessage {
         size: content.len() as u64,
+        sha1: body::sha1_hex(content),
         sha256: body::sha256_hex(content),
         ..Default::default()
     };
     if content.is_empty() {
         return out;
     }
-    let parser = MessageParser::default();
-    // mail-parser is a parser of hostile input too: a panic inside it (a
-    // debug assertion fires on some malformed trees) is caught here and
-    // reported, never let through to the host.
-    let parse = |bytes| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)))
-            .map_err(|_| ())
-    };
     let failed = |out: &mut MimeMessage, why: &str| {
         out.anomalies.push(MimeAnomaly {
             expert: Expert::MimeMalformed,
@@ -76,19 +83,34 @@ pub fn decode(content: &[u8], options: &Options, cut: bool) -> MimeMessage {
         }
     };
     let mut walker = Walker {
+        see_through_budget: content.len().saturating_mul(4).max(MIN_SEE_THROUGH_BUDGET),
         options,
         cut,
         parts: Vec::new(),
         anomalies: Vec::new(),
         skipped: 0,
         too_deep: false,
+        undeclared_text: Vec::new(),
     };
+    walker.walk(&message, raw, 0, "0".to_string(), 0, spans.then_some(0));
     if let Some(root) = message.parts.first() {
+        // Headers after the parts: the guess for raw 8-bit header text also
+        // reads the charset-less text parts (a subject alone is often too
+        // short to tell GBK from EUC-JP; the same client wrote both).
+        let charset = raw_charset(
+            &root.headers,
+            raw,
+            options.default_charset.as_deref(),
+            &walker.undeclared_text,
+        );
+        if let Some(RawCharset::Guessed(name)) = charset {
+            out.charset_guess = Some(name.to_string());
+        }
         let mut header = |name: HeaderName<'static>| {
             root.headers
                 .iter()
                 .find(|h| h.name == name)
-                .map(|h| header_value(h, raw, spans, &mut out.anomalies, options))
+                .map(|h| header_value(h, raw, spans, &mut out.anomalies, charset))
         };
         out.subject = header(HeaderName::Subject);
         out.from = header(HeaderName::From);
@@ -97,7 +119,6 @@ pub fn decode(content: &[u8], options: &Options, cut: bool) -> MimeMessage {
         out.date = header(HeaderName::Date);
         out.message_id = header(HeaderName::MessageId);
     }
-    walker.walk(&message, raw, 0, "0".to_string(), 0, spans);
     if walker.skipped > 0 {
         walker.anomaly(
             Expert::MimeLimit,
@@ -112,89 +133,6 @@ pub fn decode(content: &[u8], options: &Options, cut: bool) -> MimeMessage {
     out
 }
 
-/// One header's value as shown, with its span.
-fn header_value(
-    header: &Header<'_>,
-    raw: &[u8],
-    spans: bool,
-    anomalies: &mut Vec<MimeAnomaly>,
-    options: &Options,
-) -> HeaderValue {
-    let start = header.offset_start as usize;
-    let end = (header.offset_end as usize).min(raw.len()).max(start);
-    let mut value_bytes = raw.get(start..end).unwrap_or_default();
-    if value_bytes.len() > MAX_HEADER_BYTES {
-        anomalies.push(MimeAnomaly {
-            expert: Expert::MimeLimit,
-            message: format!(
-                "{} header of {} bytes: the first {MAX_HEADER_BYTES} are decoded",
-                header.name.as_str(),
-                value_bytes.len()
-            ),
-        });
-        value_bytes = &value_bytes[..MAX_HEADER_BYTES];
-    }
-    let mut unknown = Vec::new();
-    let value = match (&header.name, &header.value) {
-        (HeaderName::From | HeaderName::To | HeaderName::Cc, ParsedValue::Address(address))
-            if value_bytes.len() == end - start =>
-        {
-            format_addresses(address)
-        }
-        (HeaderName::MessageId, ParsedValue::Text(id)) => id.to_string(),
-        _ => {
-            let text = decode_unstructured(
-                value_bytes,
-                &mut unknown,
-                options.default_charset.as_deref(),
-            );
-            match header.name {
-                HeaderName::MessageId => text
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_string(),
-                _ => text,
-            }
-        }
-    };
-    if options.default_charset.is_none() && std::str::from_utf8(value_bytes).is_err() {
-        anomalies.push(MimeAnomaly {
-            expert: Expert::MimeCharset,
-            message: format!(
-                "{} header: raw 8-bit text that is not UTF-8 (set a default charset)",
-                header.name.as_str()
-            ),
-        });
-    }
-    for charset in unknown {
-        anomalies.push(MimeAnomaly {
-            expert: Expert::MimeCharset,
-            message: format!(
-                "{} header: unknown charset {charset}, shown as UTF-8",
-                header.name.as_str()
-            ),
-        });
-    }
-    let field_start = header.offset_field as usize;
-    let field_end = end - trailing_line_break(&raw[..end]);
-    let (offset, len) = if spans && field_start <= field_end {
-        (field_start, field_end - field_start)
-    } else {
-        (0, 0)
-    };
-    HeaderValue { value, offset, len }
-}
-
-fn trailing_line_break(bytes: &[u8]) -> usize {
-    if bytes.ends_with(b"\r\n") {
-        2
-    } else if bytes.ends_with(b"\n") {
-        1
-    } else {
-        0
-    }
-}
-
 /// `parent`'s `n`th child (from 1): "1" under the root, "1.2" under "1".
 fn child_path(parent: &str, n: usize) -> String {
     if parent == "0" {
@@ -205,12 +143,18 @@ fn child_path(parent: &str, n: usize) -> String {
 }
 
 struct Walker<'o> {
+    /// Bytes the encoding-evasion see-through may still parse again (see
+    /// [`MIN_SEE_THROUGH_BUDGET`]).
+    see_through_budget: usize,
     options: &'o Options,
     cut: bool,
     parts: Vec<MimePart>,
     anomalies: Vec<MimeAnomaly>,
     skipped: usize,
     too_deep: bool,
+    /// The first bytes of text parts read in a guessed charset, for the
+    /// header block's guess.
+    undeclared_text: Vec<u8>,
 }
 
 impl Walker<'_> {
@@ -218,7 +162,9 @@ impl Walker<'_> {
         self.anomalies.push(MimeAnomaly { expert, message });
     }
 
-    /// Part `id` of `message` (whose offsets point into `raw`) and its subtree.
+    /// Part `id` of `message` (whose offsets point into `raw`) and its
+    /// subtree. `base` is where `raw` starts in the carried message, when it
+    /// lies in it (spans are shown), and `None` when `raw` was decoded.
     fn walk(
         &mut self,
         message: &Message<'_>,
@@ -226,7 +172,7 @@ impl Walker<'_> {
         id: usize,
         path: String,
         depth: usize,
-        spans: bool,
+        base: Option<usize>,
     ) {
         let Some(part) = message.parts.get(id) else {
             return;
@@ -259,6 +205,7 @@ impl Walker<'_> {
             charset: content_type
                 .and_then(|ct| ct.attribute("charset"))
                 .map(str::to_string),
+            charset_guess: None,
             transfer_encoding: part
                 .content_transfer_encoding()
                 .map(|e| e.trim().to_ascii_lowercase()),
@@ -272,6 +219,7 @@ impl Walker<'_> {
                 .map(str::to_string),
             size: None,
             md5: None,
+            sha1: None,
             sha256: None,
             text: Vec::new(),
             text_cut: false,
@@ -281,13 +229,17 @@ impl Walker<'_> {
         let start = (part.offset_header as usize).min(raw.len());
         let end = (part.offset_end as usize).clamp(start, raw.len());
         let body_start = (part.offset_body as usize).clamp(start, end);
-        if spans {
-            described.span = Some((start, end - start));
+        if let Some(base) = base {
+            described.span = Some((base + start, end - start));
         }
         let raw_body = &raw[body_start..end];
+        let evasion = evasion::forbidden_encoding(&described);
         match &part.body {
             PartType::Multipart(children) => {
                 described.kind = PartKind::Multipart;
+                if let Some(declared) = evasion {
+                    self.evasion(&described, declared, evasion::READ_AS_SENT);
+                }
                 self.check_boundary(
                     &described,
                     content_type.and_then(|ct| ct.attribute("boundary")),
@@ -301,7 +253,7 @@ impl Walker<'_> {
                         *child as usize,
                         child_path(&path, n + 1),
                         depth + 1,
-                        spans,
+                        base,
                     );
                 }
             }
@@ -312,6 +264,14 @@ impl Walker<'_> {
                 let in_place = std::ptr::eq(inner.raw_message.as_ptr(), raw.as_ptr());
                 let inner_raw: &[u8] = if in_place { raw } else { &inner.raw_message };
                 let bytes = if in_place { raw_body } else { inner_raw };
+                if let Some(declared) = evasion {
+                    let how = if in_place {
+                        evasion::READ_AS_SENT
+                    } else {
+                        evasion::DECODED
+                    };
+                    self.evasion(&described, declared, how);
+                }
                 self.describe_body(&mut described, bytes);
                 self.parts.push(described);
                 self.walk(
@@ -320,13 +280,31 @@ impl Walker<'_> {
                     0,
                     format!("{path}.1"),
                     depth + 1,
-                    spans && in_place,
+                    base.filter(|_| in_place),
                 );
             }
             PartType::Binary(_)
             | PartType::InlineBinary(_)
             | PartType::Text(_)
             | PartType::Html(_) => {
+                let boundary = content_type.and_then(|ct| ct.attribute("boundary"));
+                let body_base = base.map(|b| b + body_start);
+                let described = match evasion {
+                    Some(declared) => {
+                        let body = evasion::Body {
+                            raw: raw_body,
+                            base: body_base,
+                            declared,
+                            boundary,
+                        };
+                        match self.see_through(described, body, depth) {
+                            Some(leaf) => leaf,
+                            None => return,
+                        }
+                    }
+                    None => described,
+                };
+                let mut described = described;
                 let decoded = self.leaf_bytes(&described, part, raw_body);
                 self.describe_body(&mut described, &decoded);
                 if described.content_type.starts_with("text/")
@@ -390,10 +368,11 @@ impl Walker<'_> {
     }
 
     fn describe_body(&self, part: &mut MimePart, decoded: &[u8]) {
-        let (sha256, md5) = body::digests(decoded);
+        let digests = body::digests(decoded);
         part.size = Some(decoded.len() as u64);
-        part.sha256 = Some(sha256);
-        part.md5 = Some(md5);
+        part.md5 = Some(digests.md5);
+        part.sha1 = Some(digests.sha1);
+        part.sha256 = Some(digests.sha256);
         if self.options.keep_bodies {
             part.body = Some(decoded.to_vec());
         }
@@ -411,15 +390,24 @@ impl Walker<'_> {
             TextCharset::Decoded => {}
             TextCharset::Unknown(charset) => self.anomaly(
                 Expert::MimeCharset,
-                format!("part {}: unknown charset {charset}, text shown as UTF-8", part.path),
-            ),
-            TextCharset::Undeclared => self.anomaly(
-                Expert::MimeCharset,
                 format!(
-                    "part {}: no charset declared and the text is not UTF-8 (set a default charset)",
+                    "part {}: unknown charset {charset}, text shown as UTF-8",
                     part.path
                 ),
             ),
+            TextCharset::Guessed(guessed) => {
+                let room = MAX_GUESS_BYTES.saturating_sub(self.undeclared_text.len());
+                self.undeclared_text
+                    .extend_from_slice(&decoded[..decoded.len().min(room)]);
+                self.anomaly(
+                    Expert::MimeCharsetGuess,
+                    format!(
+                        "part {}: no charset declared and the text is not UTF-8: read as {guessed} (guessed; set a default charset to choose another)",
+                        part.path
+                    ),
+                );
+                part.charset_guess = Some(guessed.to_string());
+            }
         }
         (part.text, part.text_cut) = body::text_lines(&text, MAX_TEXT_BYTES, MAX_TEXT_LINES);
     }

@@ -247,7 +247,7 @@ fn hostile_structures_stay_within_the_limits() {
     raw.extend(std::iter::repeat_n(b'=', 1 << 20));
     raw.extend_from_slice(b"?q?\r\n\r\nbody\r\n");
     let m = decode(&raw);
-    assert!(m.subject.unwrap().value.len() <= parts::MAX_HEADER_BYTES);
+    assert!(m.subject.unwrap().value.len() <= headers::MAX_HEADER_BYTES);
 
     // 200,000 header lines and no body: read, the Subject among them found.
     let mut raw = Vec::new();
@@ -302,4 +302,117 @@ fn a_message_that_trips_the_mime_parser_is_reported_not_fatal() {
             m.anomalies
         );
     }
+}
+
+/// A message/rfc822 part that declares base64 around `inner` sent as is.
+fn rfc822_declared_base64(inner: &[u8]) -> Vec<u8> {
+    let mut raw =
+        b"Subject: wrapper\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            .to_vec();
+    raw.extend_from_slice(inner);
+    raw
+}
+
+#[test]
+fn a_forbidden_encoding_is_seen_through_and_flagged() {
+    let inner = b"Subject: inner\r\nContent-Type: application/octet-stream; name=\"x.exe\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nTVqQAA==\r\n";
+    // Sent as is: read as sent, the attachment inside found, spans into the message.
+    let as_sent = rfc822_declared_base64(inner);
+    let m = decode(&as_sent);
+    let exe = m.attachments().next().expect("x.exe");
+    assert_eq!(
+        (exe.path.as_str(), exe.filename.as_deref(), exe.size),
+        ("0.1", Some("x.exe"), Some(4))
+    );
+    let (offset, len) = exe.span.unwrap();
+    assert!(as_sent[offset..offset + len].starts_with(b"Subject: inner"));
+    let flagged: Vec<_> = m
+        .anomalies
+        .iter()
+        .map(|a| (a.expert, a.message.as_str()))
+        .collect();
+    assert_eq!(
+        flagged,
+        [(
+            Expert::MimeEvasion,
+            "part 0: message/rfc822 part declares base64, which RFC 2045 forbids for it: read as sent"
+        )]
+    );
+    // Really encoded (mail-parser decodes it itself): the same part, flagged as decoded.
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, inner);
+    let m = decode(&rfc822_declared_base64(encoded.as_bytes()));
+    assert_eq!(m.attachments().next().unwrap().size, Some(4));
+    assert!(
+        m.anomalies[0].message.ends_with("forbids for it: decoded"),
+        "{:?}",
+        m.anomalies
+    );
+    // A multipart declared base64 over boundaries sent as is: its parts are read as sent.
+    let multipart =
+        b"Content-Type: multipart/mixed; boundary=b\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+--b\r\nContent-Type: text/plain; name=a.txt\r\n\r\nhello\r\n--b--\r\n";
+    let m = decode(multipart);
+    let a_txt = m.attachments().next().unwrap();
+    assert_eq!((a_txt.path.as_str(), a_txt.size), ("1", Some(5)));
+    assert!(
+        m.anomalies[0]
+            .message
+            .ends_with("forbids for it: read as sent"),
+        "{:?}",
+        m.anomalies
+    );
+    // message/global may be encoded (RFC 6532); message/partial may not, and is not parsed.
+    let global = b"Content-Type: message/global\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogeA0KDQp5\r\n";
+    assert!(decode(global).anomalies.is_empty());
+    let partial = b"Content-Type: message/partial; id=1; number=1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nabc\r\n";
+    let m = decode(partial);
+    assert_eq!(
+        (m.parts.len(), m.anomalies[0].expert),
+        (1, Expert::MimeEvasion)
+    );
+}
+
+#[test]
+fn nested_evasion_stays_within_the_depth_and_the_see_through_budget() {
+    // 100 levels: described down to MAX_DEPTH, as for any nesting.
+    let mut raw = b"Subject: bottom\r\n\r\nbottom\r\n".to_vec();
+    for _ in 0..100 {
+        raw = rfc822_declared_base64(&raw);
+    }
+    let m = decode(&raw);
+    assert_eq!(m.parts.len(), MAX_DEPTH + 1);
+    let count = |expert| m.anomalies.iter().filter(|a| a.expert == expert).count();
+    assert_eq!(
+        (count(Expert::MimeLimit), count(Expert::MimeEvasion)),
+        (1, MAX_DEPTH + 1)
+    );
+
+    // 10 levels around 6 MiB: parsed again while the budget (16 MiB here)
+    // lasts, then left undescribed below, and said so.
+    let mut raw = b"Subject: bottom\r\n\r\n".to_vec();
+    raw.extend(std::iter::repeat_n(b'a', 6 << 20));
+    for _ in 0..10 {
+        raw = rfc822_declared_base64(&raw);
+    }
+    let m = decode(&raw);
+    assert!(m.parts.len() < 6, "{} parts", m.parts.len());
+    assert!(
+        m.anomalies
+            .iter()
+            .any(|a| a.expert == Expert::MimeLimit && a.message.contains("see-through budget")),
+        "{:?}",
+        m.anomalies
+    );
+}
+
+#[test]
+fn undeclared_utf8_is_never_guessed() {
+    let m = decode("Subject: café\r\nContent-Type: text/plain\r\n\r\ncrème brûlée\r\n".as_bytes());
+    assert_eq!(m.subject.unwrap().value, "café");
+    assert_eq!(
+        (m.charset_guess, m.parts[0].charset_guess.clone()),
+        (None, None)
+    );
+    assert!(m.anomalies.is_empty(), "{:?}", m.anomalies);
 }

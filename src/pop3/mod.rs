@@ -20,3 +20,5 @@ pub use session::Pop3;
 
 /// Mechanism name under which USER/PASS logins are reported.
 pub const USER_PASS: &str = "USER/PASS";
+#[cfg(test)]
+mod long_line_tests;

@@ -32,15 +32,29 @@ impl Pop3 {
             .filter(|n| *n <= max_line)
         else {
             let (offset, raw, _) = buf.next_line(max_line)?;
+            // A +OK to RETR, LIST...: its block follows the cut line. It is
+            // skipped to its dot, so its lines are not taken for responses.
+            let block =
+                raw.starts_with(b"+OK") && self.pending.front().is_some_and(|p| p.multiline);
             let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
             let len = pdu.bytes.len();
+            let skipped = if block {
+                "; the block that follows it is skipped"
+            } else {
+                ""
+            };
             pdu.anomaly(
                 Expert::LineTooLong,
                 0,
                 len,
-                format!("response line longer than {max_line} bytes"),
+                format!("response line longer than {max_line} bytes{skipped}"),
             );
             self.response(&mut pdu, None);
+            if block {
+                // The block's scan starts in the rest of the cut line: no line to drop first.
+                self.bufs[1].discard_line = false;
+                self.discard_block = true;
+            }
             return Some(pdu);
         };
         let positive = buf.data.starts_with(b"+OK");

@@ -144,8 +144,7 @@ impl Smtp {
                 self.end_data(&mut pdu, frame, offset + len as u64, true);
             }
             PieceEnd::LostInGap => {
-                pdu.info =
-                    format!("C: message, {size} bytes (its end was lost; the server replied)");
+                pdu.info = format!("C: message, {size} bytes (its end was lost in the capture)");
                 self.end_data(&mut pdu, frame, offset + len as u64, false);
             }
         }
@@ -166,6 +165,7 @@ impl Smtp {
             frame,
             path: None,
             state_after: self.state_name(),
+            ends_content: true,
         };
         self.push_pending(answered, pdu);
     }

@@ -16,3 +16,5 @@ mod session;
 mod tree;
 
 pub use session::Smtp;
+#[cfg(test)]
+mod resync_tests;

@@ -76,6 +76,9 @@ pub struct Reply {
     /// The reply's length without its last line ending.
     pub len: usize,
     pub problems: Vec<Problem>,
+    /// The last line says more lines follow (`NNN-`): a reply framed in
+    /// pieces (cut at a long line or at the line count) is not over yet.
+    pub continues: bool,
 }
 
 impl Reply {
@@ -120,6 +123,9 @@ pub fn parse(bytes: &[u8]) -> Reply {
     let well_formed =
         first_line.len() == 3 || first_line.get(3).is_some_and(|b| matches!(b, b' ' | b'-'));
     let code = three_digits(&first_line).filter(|_| well_formed);
+    let continues = lines
+        .last()
+        .is_some_and(|l| l.code.is_some() && bytes.get(l.offset + 3) == Some(&b'-'));
     let mut problems = Vec::new();
     match code {
         None => problems.push(Problem {
@@ -159,6 +165,7 @@ pub fn parse(bytes: &[u8]) -> Reply {
         first_line,
         len: strip_eol(bytes).len(),
         problems,
+        continues,
     }
 }
 
@@ -210,5 +217,8 @@ mod tests {
             "reply line code 551 differs from the reply's code 550"
         );
         assert!(parse(b"hello\r\n").code.is_none());
+        assert!(!reply.continues);
+        // Cut at a long line: the piece ends on a line that says more follow.
+        assert!(parse(b"250-mx\r\n250-XLONG AAAA").continues);
     }
 }

@@ -233,6 +233,7 @@ impl Smtp {
             frame: pdu.frame,
             path: tree::named_path(&line),
             state_after: after,
+            ends_content: false,
         };
         self.push_pending(answered, pdu);
     }
@@ -374,19 +375,27 @@ impl Smtp {
             return;
         };
         self.skip_lost_reply(code, pdu);
-        // Which command this answers: 334 continues AUTH, 220 before anything is the greeting.
-        let answered = if code == 334 || (!self.greeted && self.pending.is_empty()) {
-            self.pending.front().cloned()
-        } else {
-            self.pending.pop_front()
-        };
+        // Which command this answers: 334 continues AUTH, 220 before anything
+        // is the greeting, and a reply cut in pieces (at an over-long line or
+        // the line count) answers with its last piece.
+        let answered =
+            if code == 334 || reply.continues || (!self.greeted && self.pending.is_empty()) {
+                self.pending.front().cloned()
+            } else {
+                self.pending.pop_front()
+            };
         let is_greeting = !self.greeted && answered.is_none();
         let mut tree = tree::reply(&reply, state, answered.as_ref(), is_greeting);
         if is_greeting {
             self.greeted = true;
         }
         let left = answered.as_ref().map(|c| c.state_after);
-        let verb = answered.map(|c| c.verb).unwrap_or_default();
+        // The reply to a message's end (RFC 2920: a client may pipeline the
+        // next RSET, MAIL, RCPT and DATA behind the dot) answers no command.
+        let verb = answered
+            .filter(|c| !c.ends_content)
+            .map(|c| c.verb)
+            .unwrap_or_default();
         if code == 250 && matches!(verb.as_str(), "EHLO" | "LHLO") && reply.lines.len() > 1 {
             // The server's name and how many extensions it offers.
             let name = reply.lines[0].text.split(' ').next().unwrap_or("");
@@ -394,7 +403,9 @@ impl Smtp {
             let plural = if count == 1 { "" } else { "s" };
             pdu.info = format!("S: 250 {name} ({count} extension{plural})");
         }
-        self.apply_reply(&verb, code, &reply, pdu, &mut tree);
+        if !reply.continues {
+            self.apply_reply(&verb, code, &reply, pdu, &mut tree);
+        }
         pdu.items.push(tree);
         // The state this reply left: the session's now, unless later
         // pipelined commands already moved it; then the state its own

@@ -19,6 +19,9 @@ pub struct Answered {
     /// The session state the command left, shown on its reply while later
     /// pipelined commands are still unanswered.
     pub state_after: &'static str,
+    /// A message's end (the final dot), which is answered like a command
+    /// but is none: its reply must not be taken for a pipelined DATA's.
+    pub ends_content: bool,
 }
 
 fn state(state: &str, len: usize) -> Item {

@@ -6,7 +6,8 @@ pub mod loss;
 
 use std::path::{Path, PathBuf};
 
-use mailscope::{Credential, Field};
+use mailscope::mime::{self, MimeMessage};
+use mailscope::{Credential, Field, MailMessage};
 use mailscope_harness::{analyze_file, summarize, Options, Report};
 
 pub fn root() -> PathBuf {
@@ -71,4 +72,40 @@ pub fn values(report: &Report, field: Field) -> Vec<String> {
 /// The last SMTP command verb of the report: `QUIT` when a session ran to its end.
 pub fn last_command(report: &Report) -> Option<String> {
     values(report, Field::SmtpCommand).pop()
+}
+
+/// Every message in a capture (including those only the end completed), decoded with bodies kept.
+pub fn messages(path: &Path) -> Vec<(MailMessage, MimeMessage)> {
+    let report = analyze(path);
+    let options = mime::Options {
+        keep_bodies: true,
+        ..mime::Options::default()
+    };
+    report
+        .frames
+        .iter()
+        .flat_map(|f| f.pdus.iter())
+        .chain(report.at_end.iter().flat_map(|(_, pdus)| pdus.iter()))
+        .filter_map(|p| p.message.clone())
+        .map(|m| {
+            let decoded = mime::analyze(&m, &options);
+            (m, decoded)
+        })
+        .collect()
+}
+
+/// The first message of a capture as the harness decodes it with
+/// `--default-charset CHARSET`.
+pub fn first_message_with_default_charset(path: &Path, charset: &str) -> MimeMessage {
+    let options = Options {
+        default_charset: Some(charset.to_string()),
+        ..Default::default()
+    };
+    let report = analyze_file(path, options, |_| {});
+    report
+        .frames
+        .iter()
+        .flat_map(|f| f.pdus.iter())
+        .find_map(|p| p.mime.as_deref().cloned())
+        .expect("a decoded message")
 }

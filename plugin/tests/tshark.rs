@@ -992,6 +992,13 @@ fn pipelined_replies_show_the_state_their_own_command_left() {
     );
 }
 
+/// A folder beside the staged fixtures, where tshark can read what a test writes.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = tshark().stage(&fixtures()[0]).parent().unwrap().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Captures mutated as Wireshark's own fuzz-test.sh mutates them (`editcap
 /// -E`: random byte errors) through both tools: the harness must not panic
 /// and tshark with the plugin must not crash, report a dissector bug or
@@ -999,12 +1006,7 @@ fn pipelined_replies_show_the_state_their_own_command_left() {
 /// `scripts/fuzz-captures.sh` runs many more.
 #[test]
 fn mutated_fixtures_crash_neither_the_harness_nor_tshark() {
-    let dir = tshark()
-        .stage(&fixtures()[0])
-        .parent()
-        .unwrap()
-        .join("mutated");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("mutated");
     let mut runs = 0;
     for capture in fixtures() {
         for seed in ["1", "2"] {
@@ -1254,12 +1256,7 @@ fn lost_segments_keep_the_message_the_next_one_and_the_state_in_tshark() {
 /// what the harness shows on the same damaged capture.
 #[test]
 fn a_deleted_mid_message_segment_gives_the_same_fields_in_tshark_and_the_harness() {
-    let dir = tshark()
-        .stage(&fixtures()[0])
-        .parent()
-        .unwrap()
-        .join("one-segment-deleted");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("one-segment-deleted");
     let mut runs = 0;
     for capture in fixtures() {
         let name = capture

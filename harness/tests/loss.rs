@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
-use common::loss::{LossCase, BIN_SHA256, CASES, EML, FOXMAIL_SUBJECT, MIXED_SUBJECT, PDF_SHA256};
+use common::loss::{
+    LossCase, BIN, BIN_SHA256, CASES, EML, FOXMAIL_SUBJECT, MIXED_SUBJECT, PDF, PDF_SHA256,
+};
 use common::{fixture, root};
 use mailscope_harness::analyze::Analyzer;
 use mailscope_harness::capture::{find_captures, read_capture};
@@ -266,4 +268,45 @@ fn one_mid_message_segment_dropped_from_each_fixture_keeps_every_subject_and_the
         }
     }
     assert!(tried >= 6, "only {tried} multi-segment messages");
+}
+
+/// `--extract` writes the damaged message and its attachments too, and the
+/// manifest says how many bytes each lacks; the intact ones say nothing.
+#[test]
+fn extract_marks_what_the_capture_lost() {
+    let dir = std::env::temp_dir().join(format!("mailscope-loss-extract-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_mailscope"))
+        .arg("--extract")
+        .arg(&dir)
+        .arg(fixture("loss-smtp-attachment"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let missing: Vec<(String, Option<u64>)> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let name = f["filename"]
+                .as_str()
+                .or(f["subject"].as_str())
+                .unwrap_or("");
+            (name.to_string(), f["missing"].as_u64())
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        missing,
+        [
+            (MIXED_SUBJECT.to_string(), Some(1400)),
+            (PDF.to_string(), Some(1400)),
+            (BIN.to_string(), None),
+            (EML.to_string(), None),
+            (FOXMAIL_SUBJECT.to_string(), None),
+        ]
+    );
 }

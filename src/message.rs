@@ -53,4 +53,59 @@ pub struct MailMessage {
     /// `content` is not the whole message: cut at the cap, bytes missing
     /// from the capture, or the capture ended inside it.
     pub truncated: bool,
+    /// Where bytes the capture lost were, in content order (see [`MessageGap`]).
+    pub gaps: Vec<MessageGap>,
+}
+
+/// Bytes of a message that the capture lost (a TCP segment never seen).
+///
+/// The content keeps the bytes before and after the hole, nothing in its
+/// place but a line break when the bytes before did not end a line: what
+/// follows the hole then starts a line of its own, where the MIME decoder
+/// can find a header or a boundary again, and no invented byte is decoded
+/// as content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageGap {
+    /// Offset in [`MailMessage::content`] where the missing bytes were.
+    pub offset: usize,
+    /// How many bytes are missing there.
+    pub missing: u64,
+}
+
+/// Most gaps noted one by one per message; later ones add to the last.
+pub const MAX_GAPS: usize = 64;
+
+impl MailMessage {
+    /// Bytes of the message missing from the capture, all gaps together.
+    pub fn missing(&self) -> u64 {
+        self.gaps.iter().map(|g| g.missing).sum()
+    }
+}
+
+/// Notes `missing` lost bytes at the end of `content` so far (see
+/// [`MessageGap`]); the line break is kept only while `content` is under `cap`.
+pub(crate) fn note_gap(
+    content: &mut Vec<u8>,
+    gaps: &mut Vec<MessageGap>,
+    missing: u64,
+    cap: usize,
+) {
+    if missing == 0 {
+        return;
+    }
+    let offset = content.len();
+    if !content.is_empty() && !content.ends_with(b"\n") {
+        crate::text::extend_capped(content, b"\r\n", cap);
+    }
+    push_gap(gaps, offset, missing);
+}
+
+/// Adds a gap at `offset`: to the last one when it is at the same place or
+/// the list is full.
+pub(crate) fn push_gap(gaps: &mut Vec<MessageGap>, offset: usize, missing: u64) {
+    let full = gaps.len() >= MAX_GAPS;
+    match gaps.last_mut() {
+        Some(last) if full || last.offset == offset => last.missing += missing,
+        _ => gaps.push(MessageGap { offset, missing }),
+    }
 }

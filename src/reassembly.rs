@@ -91,21 +91,35 @@ impl Reassembler {
         out
     }
 
-    /// The peer acknowledged up to `ack`: whatever before it is still missing never made it into the capture.
+    /// The peer acknowledged up to `ack`: whatever before it is still missing
+    /// never made it into the capture. With nothing waiting behind the hole
+    /// (the lost segment was the last one sent so far), the acknowledgement
+    /// alone says how many bytes were lost; one byte past is a FIN, not data.
     pub fn acked(&mut self, ack: u32) -> Vec<Chunk> {
         let mut out = Vec::new();
         let Some(next) = self.next_seq else {
             return out;
         };
-        if seq_diff(ack, next) > 0 && !self.pending.is_empty() {
-            let first = *self
-                .pending
-                .keys()
-                .min_by_key(|k| seq_diff(**k, next))
-                .unwrap();
-            if seq_diff(first, next) > 0 && seq_diff(ack, first) >= 0 {
+        let ahead = seq_diff(ack, next);
+        if ahead <= 0 {
+            return out;
+        }
+        let first = self
+            .pending
+            .keys()
+            .copied()
+            .min_by_key(|k| seq_diff(*k, next));
+        match first {
+            Some(first) if seq_diff(first, next) > 0 && seq_diff(ack, first) >= 0 => {
                 self.skip_to_pending(&mut out);
             }
+            Some(_) => {}
+            None if ahead > 1 => {
+                out.push(Chunk::Gap(ahead as u64));
+                self.delivered += ahead as u64;
+                self.next_seq = Some(ack);
+            }
+            None => {}
         }
         out
     }
@@ -202,6 +216,17 @@ mod tests {
         assert!(r.push(5, b"fg").is_empty());
         assert_eq!(r.acked(7), vec![Chunk::Gap(3), Chunk::Data(b"fg".to_vec())]);
         assert_eq!(r.offset(), 7);
+    }
+
+    #[test]
+    fn an_ack_past_the_last_segment_reports_it_lost_but_not_a_fin() {
+        let mut r = Reassembler::default();
+        r.start_at(0);
+        r.push(0, b"ab");
+        assert!(r.acked(3).is_empty(), "a FIN takes one sequence number");
+        assert_eq!(r.acked(7), vec![Chunk::Gap(5)]);
+        assert_eq!(bytes(r.push(7, b"hi")), b"hi");
+        assert_eq!(r.offset(), 9);
     }
 
     #[test]

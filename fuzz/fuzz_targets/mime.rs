@@ -1,6 +1,7 @@
 #![no_main]
 //! A message as carried, decoded (bodies kept, as for export), and its tree.
 
+use mailscope::message::MessageGap;
 use mailscope::mime::{self, Options};
 use mailscope::{MailMessage, MessageSource};
 
@@ -14,6 +15,14 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         stream_end: data.len() as u64,
         complete: data.len() % 3 != 0,
         truncated: false,
+        // Bytes the capture lost, somewhere in the message: placed in its parts.
+        gaps: match data {
+            [first, _, ..] => vec![MessageGap {
+                offset: usize::from(*first) * data.len() / 256,
+                missing: u64::from(*first) + 1,
+            }],
+            _ => Vec::new(),
+        },
     };
     let options = Options {
         keep_bodies: true,

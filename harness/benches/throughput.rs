@@ -142,6 +142,7 @@ fn mime_decoding(message: &[u8]) -> f64 {
         stream_end: message.len() as u64,
         complete: true,
         truncated: false,
+        gaps: Vec::new(),
     };
     let start = Instant::now();
     let decoded = mailscope::mime::analyze(&carried, &mailscope::mime::Options::default());

@@ -754,6 +754,8 @@ pub struct MessageSummary {
     pub rcpt_to: Vec<String>,
     pub size: usize,
     pub complete: bool,
+    /// Bytes of it missing from the capture.
+    pub missing: u64,
     /// Decoded subject, and the parts with a file name: (name, size, sha256).
     pub subject: Option<String>,
     pub attachments: Vec<(String, u64, String)>,
@@ -827,6 +829,7 @@ impl ConnectionSummary {
             rcpt_to: self.envelope.1.clone(),
             size: message.content.len(),
             complete: message.complete && !message.truncated,
+            missing: message.missing(),
             subject: pdu
                 .mime
                 .as_ref()

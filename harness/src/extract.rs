@@ -112,6 +112,10 @@ impl Extractor {
         entry["sha1"] = json!(decoded.sha1);
         entry["subject"] = json!(decoded.subject.as_ref().map(|s| &s.value));
         entry["message_id"] = json!(decoded.message_id.as_ref().map(|s| &s.value));
+        if decoded.missing > 0 {
+            // Bytes the capture lost: the file holds what came before and after.
+            entry["missing"] = json!(decoded.missing);
+        }
         self.entry(&entry)?;
         for part in decoded.attachments() {
             let Some(body) = &part.body else {
@@ -130,6 +134,9 @@ impl Extractor {
             entry["md5"] = json!(part.md5);
             entry["sha1"] = json!(part.sha1);
             entry["sha256"] = json!(part.sha256);
+            if let Some(missing) = decoded.part_missing(&part.path) {
+                entry["missing"] = json!(missing);
+            }
             self.entry(&entry)?;
         }
         Ok(written)

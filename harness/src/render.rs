@@ -228,7 +228,11 @@ pub(crate) fn summary_block(
         writeln!(out, "{line} result={result}").unwrap();
     }
     for m in &s.messages {
-        let incomplete = if m.complete { "" } else { " (incomplete)" };
+        let incomplete = match (m.complete, m.missing) {
+            (true, _) => String::new(),
+            (false, 0) => " (incomplete)".to_string(),
+            (false, missing) => format!(" (incomplete: {missing} bytes missing from the capture)"),
+        };
         match c.protocol {
             Protocol::Smtp => writeln!(
                 out,

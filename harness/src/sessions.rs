@@ -42,6 +42,14 @@ fn number(items: &[(&Item, usize)], field: Field) -> Option<u64> {
     }
 }
 
+/// `missing` bytes of the message were not in the capture: said when there are some.
+fn with_missing(mut summary: Json, missing: u64) -> Json {
+    if missing > 0 {
+        summary["missing"] = json!(missing);
+    }
+    summary
+}
+
 /// A message as the record lists it: its decoded facts and attachments.
 pub fn message_summary(
     frame: u64,
@@ -207,12 +215,14 @@ impl Record {
                 message.content.len(),
                 message.complete && !message.truncated,
             );
+            let summary = with_missing(summary, message.missing());
             if protocol == Protocol::Smtp && !self.transaction_omitted {
                 if let Some(t) = self.lists().transactions.last_mut() {
                     t["message"] = summary.clone();
                 }
-                if message.complete {
-                    // The final dot is answered like a command.
+                if message.complete || !message.gaps.is_empty() {
+                    // The final dot is answered like a command (also when a
+                    // gap took it: the reply that proved the end answers it).
                     self.await_reply(pdu.frame, "DATA");
                 }
             }

@@ -30,6 +30,7 @@ fn objects(content: &[u8]) -> Vec<(String, String, Vec<u8>)> {
         stream_end: content.len() as u64,
         complete: true,
         truncated: false,
+        gaps: Vec::new(),
     };
     let options = mime::Options {
         keep_bodies: true,

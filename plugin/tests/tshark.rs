@@ -4,6 +4,8 @@
 mod common;
 #[path = "../../harness/tests/common/hostile.rs"]
 mod hostile;
+#[path = "../../harness/tests/common/loss.rs"]
+mod loss;
 
 use std::path::Path;
 
@@ -990,6 +992,13 @@ fn pipelined_replies_show_the_state_their_own_command_left() {
     );
 }
 
+/// A folder beside the staged fixtures, where tshark can read what a test writes.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = tshark().stage(&fixtures()[0]).parent().unwrap().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// Captures mutated as Wireshark's own fuzz-test.sh mutates them (`editcap
 /// -E`: random byte errors) through both tools: the harness must not panic
 /// and tshark with the plugin must not crash, report a dissector bug or
@@ -997,12 +1006,7 @@ fn pipelined_replies_show_the_state_their_own_command_left() {
 /// `scripts/fuzz-captures.sh` runs many more.
 #[test]
 fn mutated_fixtures_crash_neither_the_harness_nor_tshark() {
-    let dir = tshark()
-        .stage(&fixtures()[0])
-        .parent()
-        .unwrap()
-        .join("mutated");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("mutated");
     let mut runs = 0;
     for capture in fixtures() {
         for seed in ["1", "2"] {
@@ -1145,4 +1149,146 @@ fn hostile_streams_stay_bounded_in_tshark() {
         &["-T", "fields", "-e", "mail.msg.subject", "-Y", "mail.msg"],
     );
     assert_eq!(subject.stdout, "after the garbage\n");
+}
+
+/// One message's facts as tshark shows them: subject, truncated, missing bytes, and
+/// per part its file name, missing bytes and SHA-256.
+#[derive(Debug, Default, PartialEq)]
+struct ShownMessage {
+    subject: String,
+    truncated: bool,
+    missing: Option<String>,
+    parts: Vec<(String, Option<String>, String)>,
+}
+
+/// The messages, the last session state and the expert infos of a capture, from tshark's PDML.
+fn shown_session(capture: &Path) -> (Vec<ShownMessage>, String, Vec<String>) {
+    let (mut messages, mut state, mut experts) =
+        (Vec::<ShownMessage>::new(), String::new(), vec![]);
+    for (_, fields) in pdml(capture, &[]) {
+        for (name, shown) in fields {
+            let message = messages.last_mut();
+            match (name.as_str(), message) {
+                ("mail.msg", _) => messages.push(ShownMessage::default()),
+                ("mail.msg.subject", Some(m)) => m.subject = shown,
+                ("mail.msg.missing", Some(m)) => m.missing = Some(shown),
+                ("mail.msg.truncated", Some(m)) => m.truncated = shown == "1",
+                ("mail.mime.part", Some(m)) => m.parts.push(Default::default()),
+                ("mail.mime.filename", Some(m)) => m.parts.last_mut().unwrap().0 = shown,
+                ("mail.mime.missing", Some(m)) => m.parts.last_mut().unwrap().1 = Some(shown),
+                ("mail.mime.sha256", Some(m)) => m.parts.last_mut().unwrap().2 = shown,
+                ("mail.smtp.state" | "mail.pop.state", _) => state = shown,
+                (expert, _) if expert.starts_with("mail.expert.") => experts.push(name),
+                _ => {}
+            }
+        }
+    }
+    for message in &mut messages {
+        message.parts.retain(|(name, _, _)| !name.is_empty());
+    }
+    (messages, state, experts)
+}
+
+/// The `loss-*` fixtures in tshark: the damaged message keeps its subject,
+/// says what it lacks and which part it fell in, the parts the gap missed
+/// keep their digests, the next message is whole and the state ends right,
+/// with a few expert infos, not a flood.
+#[test]
+fn lost_segments_keep_the_message_the_next_one_and_the_state_in_tshark() {
+    use loss::{LossCase, BIN_SHA256, CASES, FOXMAIL_SUBJECT, MIXED_SUBJECT, PDF_SHA256};
+    for LossCase {
+        fixture: name,
+        missing,
+        damaged,
+        whole,
+        final_state,
+        experts: expected_experts,
+    } in CASES
+    {
+        let capture = common::root().join(format!("fixtures/{name}/capture.pcap"));
+        let (messages, state, experts) = shown_session(&capture);
+        let [first, second] = &messages[..] else {
+            panic!("{name}: {messages:?}")
+        };
+        let missing = missing.to_string();
+        assert_eq!(first.subject, MIXED_SUBJECT, "{name}");
+        assert_eq!(first.missing, Some(missing.clone()), "{name}");
+        assert!(first.truncated && !second.truncated, "{name}");
+        let part = |wanted: &str| first.parts.iter().find(|(n, _, _)| n == wanted);
+        let (_, lost, sha) = part(damaged).unwrap_or_else(|| panic!("{name}: no {damaged}"));
+        assert_eq!(lost.as_ref(), Some(&missing), "{name}: {damaged}");
+        assert!(sha != PDF_SHA256 && sha != BIN_SHA256, "{name}");
+        for (file, sha256) in whole {
+            let (_, lost, sha) = part(file).unwrap_or_else(|| panic!("{name}: no {file}"));
+            assert_eq!((lost, sha.as_str()), (&None, *sha256), "{name}: {file}");
+        }
+        assert_eq!(
+            (second.subject.as_str(), &second.missing),
+            (FOXMAIL_SUBJECT, &None),
+            "{name}"
+        );
+        assert_eq!(state, final_state, "{name}");
+        assert_eq!(experts, expected_experts, "{name}");
+    }
+    // A reply lost whole: the next one still answers its own command.
+    let capture = common::root().join("fixtures/loss-server-reply/capture.pcap");
+    let (messages, state, experts) = shown_session(&capture);
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].subject, FOXMAIL_SUBJECT);
+    assert_eq!(state, "quit");
+    assert_eq!(experts, ["mail.expert.gap", "mail.expert.gap"]);
+    let out = tshark().on(
+        &capture,
+        &[
+            "-Y",
+            "mail.smtp.reply.code == 250",
+            "-T",
+            "fields",
+            "-e",
+            "mail.smtp.reply.command",
+        ],
+    );
+    assert_eq!(out.stdout, "EHLO\nRCPT\nDATA\n");
+}
+
+/// One mid-message segment deleted with editcap from every multi-segment
+/// message of the fixtures: tshark with the plugin shows, frame by frame,
+/// what the harness shows on the same damaged capture.
+#[test]
+fn a_deleted_mid_message_segment_gives_the_same_fields_in_tshark_and_the_harness() {
+    let dir = scratch_dir("one-segment-deleted");
+    let mut runs = 0;
+    for capture in fixtures() {
+        let name = capture
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if name.starts_with("loss-") {
+            continue;
+        }
+        let report = analyze_file(&capture, Options::default(), |_| {});
+        let middles: Vec<u64> = report
+            .pdus()
+            .filter_map(|(_, pdu)| pdu.message.as_ref())
+            .filter(|m| m.last_frame > m.first_frame + 1)
+            .map(|m| (m.first_frame + m.last_frame) / 2)
+            .collect();
+        for frame in middles {
+            let damaged = dir.join(format!("{name}-without-{frame}.pcap"));
+            let status = std::process::Command::new("editcap")
+                .args(["-F", "pcap"])
+                .arg(&capture)
+                .arg(&damaged)
+                .arg(frame.to_string())
+                .status()
+                .unwrap();
+            assert!(status.success(), "editcap on {}", capture.display());
+            assert_parity(&damaged);
+            runs += 1;
+        }
+    }
+    assert!(runs >= 6, "{runs}");
 }

@@ -17,6 +17,7 @@
 mod body;
 mod charset;
 pub mod export;
+mod gaps;
 mod headers;
 mod parts;
 pub mod tree;
@@ -119,6 +120,17 @@ pub struct MimeMessage {
     pub truncated: bool,
     pub parts: Vec<MimePart>,
     pub anomalies: Vec<MimeAnomaly>,
+    /// Bytes of the message missing from the capture, and the parts they
+    /// fell in (see [`crate::message::MessageGap`]).
+    pub missing: u64,
+    pub damaged: Vec<DamagedPart>,
+}
+
+/// A part that bytes missing from the capture fell in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedPart {
+    pub path: String,
+    pub missing: u64,
 }
 
 impl MimeMessage {
@@ -169,6 +181,7 @@ pub fn analyze(message: &MailMessage, options: &Options) -> MimeMessage {
     let mut out = parts::decode(&message.content, options, partial || truncated);
     out.partial = partial;
     out.truncated = truncated;
+    gaps::place(&mut out, message);
     out
 }
 

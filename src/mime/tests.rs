@@ -13,6 +13,7 @@ fn carried(content: &[u8]) -> MailMessage {
         stream_end: content.len() as u64,
         complete: true,
         truncated: false,
+        gaps: Vec::new(),
     }
 }
 

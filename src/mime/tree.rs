@@ -47,6 +47,9 @@ pub fn items(message: &MimeMessage, len: usize) -> Item {
     if message.truncated {
         msg.push(Item::flag(Field::MsgTruncated, 0, 0, true));
     }
+    if message.missing > 0 {
+        msg.push(Item::uint(Field::MsgMissing, 0, 0, message.missing));
+    }
     for part in &message.parts {
         let (offset, span) = part.span.unwrap_or((0, 0));
         let mut node = Item::tree(Field::MimePart, offset, span);
@@ -74,6 +77,9 @@ pub fn items(message: &MimeMessage, len: usize) -> Item {
             part.disposition.as_deref(),
         );
         add(&mut node, Field::MimeFilename, part.filename.as_deref());
+        if let Some(missing) = message.part_missing(&part.path) {
+            node.push(Item::uint(Field::MimeMissing, 0, 0, missing));
+        }
         if part.kind != PartKind::Multipart {
             if let Some(size) = part.size {
                 node.push(Item::uint(Field::MimeSize, 0, 0, size));

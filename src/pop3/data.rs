@@ -4,7 +4,7 @@
 use crate::fields::{Expert, Field};
 use crate::item::{Item, Pdu};
 use crate::message::{MailMessage, MessageSource};
-use crate::text::{lossy, strip_eol, unstuff};
+use crate::text::{lossy, strip_eol};
 
 use super::response;
 use super::session::Pop3;
@@ -28,7 +28,9 @@ impl Pop3 {
         let body = pdu.bytes[body_at..body_end].to_vec();
         let verb = command.verb.as_str();
         if matches!(verb, "RETR" | "TOP") {
-            let (content, unstuffed) = unstuff(&body);
+            let (content, unstuffed, gaps) =
+                super::loss::unstuff_around(&body, body_at, self.taken_gaps());
+            let missing: u64 = gaps.iter().map(|g| g.missing).sum();
             tree.push(tree::content(body_at, body.len(), content.len(), unstuffed));
 
             let mut numbers = command
@@ -59,9 +61,10 @@ impl Pop3 {
                 first_frame,
                 last_frame: pdu.frame,
                 stream_start: pdu.stream_offset + body_at as u64,
-                stream_end: pdu.stream_offset + pdu.bytes.len() as u64,
+                stream_end: pdu.stream_offset + pdu.bytes.len() as u64 + missing,
                 complete: terminated,
-                truncated: !terminated,
+                truncated: !terminated || !gaps.is_empty(),
+                gaps,
             });
             return;
         }
@@ -93,7 +96,10 @@ impl Pop3 {
                     lossy(text_line),
                 )),
                 "LIST" | "UIDL" => match response::listing_entry(verb, text_line, at) {
-                    Some(entry) => tree.push(tree::listing(&entry)),
+                    Some(entry) => {
+                        self.remember_listed(&entry);
+                        tree.push(tree::listing(&entry))
+                    }
                     None if !text_line.is_empty() => {
                         malformed += 1;
                         if malformed <= MAX_MALFORMED_SHOWN {

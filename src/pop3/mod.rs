@@ -4,11 +4,13 @@
 //! find where blocks end (pure), `session` pairs responses with pending
 //! commands and moves the RFC 1939 state, `server` frames responses and
 //! their blocks, `data` turns RETR and TOP content into
-//! [`crate::message::MailMessage`]s and reads listings, and `tree` builds
-//! the items.
+//! [`crate::message::MailMessage`]s and reads listings, `loss` keeps
+//! blocks and framing across bytes the capture lost, and `tree` builds the
+//! items.
 
 pub mod command;
 mod data;
+mod loss;
 pub mod response;
 mod server;
 mod session;

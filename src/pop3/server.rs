@@ -17,6 +17,9 @@ impl Pop3 {
         if self.discard_block && !self.skip_block() {
             return None;
         }
+        if !self.resync_responses() {
+            return None;
+        }
         let max_line = self.limits.max_line;
         let buf = &mut self.bufs[1];
         if !buf.skip_discarded() {
@@ -79,11 +82,30 @@ impl Pop3 {
         } else {
             response::listing_end(&buf.data, buf.scanned.max(first_len))
         };
+        // A block that lost bytes may have lost its "." line too.
+        let found = match end {
+            BlockEnd::Found { end, .. } => Some(end),
+            BlockEnd::Incomplete { .. } => None,
+        };
+        let end_in_gap = if content {
+            self.block_end_in_gap(first_len, found)
+        } else {
+            None
+        };
+        let end = match end_in_gap {
+            Some(end) if found.is_none_or(|found| end < found) => BlockEnd::Found {
+                end,
+                terminated: false,
+            },
+            _ => end,
+        };
+        let buf = &mut self.bufs[1];
         match end {
             BlockEnd::Found { end, terminated } => {
                 let (offset, raw) = buf.take(end);
                 let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
-                if !terminated {
+                let end_lost = !terminated && end_in_gap == Some(end);
+                if !terminated && !end_lost {
                     let len = pdu.bytes.len();
                     pdu.anomaly(
                         Expert::BadReply,
@@ -92,7 +114,9 @@ impl Pop3 {
                         "multi-line response not ended by a \".\" line",
                     );
                 }
+                self.take_block_gaps(end);
                 self.response(&mut pdu, Some((first_len, terminated)));
+                self.clear_taken_gaps();
                 Some(pdu)
             }
             // A message is held up to the message cap; a listing (LIST,
@@ -117,6 +141,7 @@ impl Pop3 {
                     .map_or(cap, |i| i + 1);
                 let keep = cut.max(first_len);
                 let (offset, raw) = buf.take(keep);
+                self.take_block_gaps(keep);
                 let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
                 pdu.anomaly(
                     Expert::Truncated,
@@ -125,6 +150,7 @@ impl Pop3 {
                     format!("multi-line response over {keep} bytes: shown up to here, the rest is skipped"),
                 );
                 self.response(&mut pdu, Some((first_len, false)));
+                self.clear_taken_gaps();
                 self.discard_block = true;
                 Some(pdu)
             }
@@ -174,7 +200,9 @@ impl Pop3 {
         let len = buf.data.len();
         let (offset, raw) = buf.take(len);
         let mut pdu = Pdu::new(Direction::ToClient, frame, offset, raw);
+        self.take_block_gaps(len);
         self.response(&mut pdu, Some((first_len, false)));
+        self.clear_taken_gaps();
         pdu.anomaly(
             Expert::Truncated,
             0,

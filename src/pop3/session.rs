@@ -10,8 +10,8 @@ use crate::item::{Credential, Direction, Item, Pdu};
 use crate::limits::Limits;
 use crate::sasl::{self, Exchange, Side};
 use crate::text::{
-    command_during_sasl, flag_clear_after_accept, gap_pdu, info_line, lossy, next_client_line,
-    strip_eol, StreamBuf, TextEngine, TlsSwitch,
+    command_during_sasl, flag_clear_after_accept, info_line, lossy, next_client_line,
+    starts_command, strip_eol, StreamBuf, TextEngine, TlsSwitch,
 };
 
 use super::command::{self, Command, CommandLine, KNOWN_VERBS};
@@ -58,6 +58,8 @@ pub struct Pop3 {
     pub(super) discard_block: bool,
     /// Frame in which the block being received began, for its message.
     pub(super) block_first_frame: Option<u64>,
+    /// Bytes the server's direction lost (see `loss`), once some were.
+    pub(super) loss: Option<Box<super::loss::Loss>>,
 }
 
 impl Default for Pop3 {
@@ -84,6 +86,7 @@ impl Pop3 {
             not_commands: Default::default(),
             discard_block: false,
             block_first_frame: None,
+            loss: None,
         }
     }
 
@@ -133,20 +136,6 @@ impl Pop3 {
         crate::text::feed(self, direction, data, frame)
     }
 
-    /// Bytes the capture lost: framing resumes at the next line.
-    pub fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
-        let buf = &mut self.bufs[direction.index()];
-        let pdu = gap_pdu(buf, direction, missing, frame);
-        buf.discard_line = true;
-        if direction == Direction::ToClient && self.pending.front().is_some_and(|p| p.multiline) {
-            // The block that was being answered lost its middle: skip to its end.
-            self.pending.pop_front();
-            self.discard_block = true;
-            self.block_first_frame = None;
-        }
-        vec![pdu]
-    }
-
     fn state_item(&self, len: usize) -> Item {
         Item::text(Field::PopState, 0, len, self.state_name())
     }
@@ -155,6 +144,9 @@ impl Pop3 {
 
     fn next_client_pdu(&mut self, frame: u64) -> Option<Pdu> {
         if self.tls.client_paused() {
+            return None;
+        }
+        if !self.bufs[0].resync_after_gap(|d| starts_command(d, KNOWN_VERBS)) {
             return None;
         }
         let mut pdu = next_client_line(&mut self.bufs[0], self.limits.max_line, frame)?;
@@ -302,6 +294,7 @@ impl Pop3 {
         let total = strip_eol(&pdu.bytes).len();
         let state = self.state_name();
         crate::text::report(pdu, &status.problem);
+        self.report_lost_response(pdu);
         match status.indicator {
             None => pdu.items.push(tree::response(&status, total, state, None)),
             Some(Indicator::Continue) => {
@@ -374,6 +367,7 @@ impl Pop3 {
                 if let Some(entry) =
                     response::listing_entry(&command.verb, text, status.text_offset)
                 {
+                    self.remember_listed(&entry);
                     tree.push(tree::listing(&entry));
                 }
             }

@@ -10,6 +10,17 @@ use super::data::{self, DataEnd};
 use super::session::{ClientMode, Smtp};
 use super::tree::{self, Answered, ContentFacts};
 
+/// How a piece of DATA content ends the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PieceEnd {
+    /// It does not: more content follows.
+    Open,
+    /// With the final "." line.
+    Dot,
+    /// The final "." line was lost in a gap; the server's reply proves the end.
+    LostInGap,
+}
+
 impl Smtp {
     /// End of capture: a message still open (DATA without its final dot, a
     /// BDAT chunk not all there) is emitted as a truncated message.
@@ -22,7 +33,7 @@ impl Smtp {
                     return Vec::new();
                 }
                 let (offset, raw) = self.bufs[0].take(len);
-                let mut pdu = self.data_piece(frame, offset, raw, false);
+                let mut pdu = self.data_piece(frame, offset, raw, PieceEnd::Open);
                 self.message.truncated = true;
                 pdu.info = format!(
                     "C: message, {} bytes, cut short by the end of the capture",
@@ -65,6 +76,9 @@ impl Smtp {
     }
 
     pub(super) fn next_data_pdu(&mut self, frame: u64) -> Option<Pdu> {
+        if let Some(pdu) = self.message_ended_before_command(frame) {
+            return Some(pdu);
+        }
         let max = self.limits.max_message;
         if !self.bufs[0].data.is_empty() {
             self.message.first_frame.get_or_insert(frame);
@@ -72,12 +86,12 @@ impl Smtp {
         match data::find_end(&mut self.bufs[0], max) {
             DataEnd::Found(end) => {
                 let (offset, raw) = self.bufs[0].take(end);
-                Some(self.data_piece(frame, offset, raw, true))
+                Some(self.data_piece(frame, offset, raw, PieceEnd::Dot))
             }
             DataEnd::Cut(keep) => {
                 let (offset, raw) = self.bufs[0].take(keep);
                 // Kept up to the cap, then marked: the rest is counted, not kept.
-                let mut pdu = self.data_piece(frame, offset, raw, false);
+                let mut pdu = self.data_piece(frame, offset, raw, PieceEnd::Open);
                 self.message.truncated = true;
                 pdu.anomaly(
                     Expert::Truncated,
@@ -91,17 +105,17 @@ impl Smtp {
         }
     }
 
-    /// A piece of DATA content; `complete` when it ends with the terminator.
+    /// A piece of DATA content, and how it ends the message if it does.
     pub(super) fn data_piece(
         &mut self,
         frame: u64,
         offset: u64,
         raw: Vec<u8>,
-        complete: bool,
+        end: PieceEnd,
     ) -> Pdu {
         let mut pdu = Pdu::new(Direction::ToServer, frame, offset, raw);
         let len = pdu.bytes.len();
-        let body_len = if complete {
+        let body_len = if end == PieceEnd::Dot {
             data::body_len(&pdu.bytes)
         } else {
             len
@@ -116,28 +130,44 @@ impl Smtp {
             transaction: self.transaction,
             chunk_size: len as u64,
             unstuffed: Some((unstuffed, body_len)),
-            end: complete.then_some((size, true)),
+            end: match end {
+                PieceEnd::Open => None,
+                PieceEnd::Dot => Some((size, true)),
+                PieceEnd::LostInGap => Some((size, false)),
+            },
         };
         pdu.items.push(tree::content(&facts, len));
-        if complete {
-            pdu.info = format!("C: message, {size} bytes");
-            let source = MessageSource::SmtpData {
-                transaction: self.transaction,
-            };
-            pdu.message = Some(self.take_message(source, frame, offset + len as u64, true));
-            self.client = ClientMode::Command;
-            let answered = Answered {
-                verb: "DATA".to_string(),
-                frame,
-                path: None,
-                state_after: self.state_name(),
-                ends_content: true,
-            };
-            self.push_pending(answered, &mut pdu);
-        } else {
-            pdu.info = format!("C: message fragment, {len} bytes");
+        match end {
+            PieceEnd::Open => pdu.info = format!("C: message fragment, {len} bytes"),
+            PieceEnd::Dot => {
+                pdu.info = format!("C: message, {size} bytes");
+                self.end_data(&mut pdu, frame, offset + len as u64, true);
+            }
+            PieceEnd::LostInGap => {
+                pdu.info = format!("C: message, {size} bytes (its end was lost in the capture)");
+                self.end_data(&mut pdu, frame, offset + len as u64, false);
+            }
         }
         pdu
+    }
+
+    /// DATA content ended with `pdu` (its end at stream offset `end`): the
+    /// message, and the reply to it awaited.
+    /// `seen`: the final dot was there (not lost in a gap).
+    pub(super) fn end_data(&mut self, pdu: &mut Pdu, frame: u64, end: u64, seen: bool) {
+        let source = MessageSource::SmtpData {
+            transaction: self.transaction,
+        };
+        pdu.message = Some(self.take_message(source, frame, end, seen));
+        self.client = ClientMode::Command;
+        let answered = Answered {
+            verb: "DATA".to_string(),
+            frame,
+            path: None,
+            state_after: self.state_name(),
+            ends_content: true,
+        };
+        self.push_pending(answered, pdu);
     }
 
     /// The content is complete: from the client's side the transaction is over

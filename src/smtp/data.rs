@@ -2,7 +2,7 @@
 //! (counted), assembled into the bytes of one [`MailMessage`] under the
 //! connection's message cap.
 
-use crate::message::{MailMessage, MessageSource};
+use crate::message::{note_gap, MailMessage, MessageGap, MessageSource};
 use crate::text::{find_end_of_data, StreamBuf};
 
 /// Where DATA content ends in the client's buffered bytes.
@@ -59,6 +59,19 @@ pub struct Assembly {
     pub chunk: Vec<u8>,
     pub chunk_start: u64,
     pub chunk_truncated: bool,
+    /// Bytes the capture lost, if any (held apart: most messages lose none).
+    pub lost: Option<Box<Lost>>,
+}
+
+/// Where bytes the capture lost were: in `content`, and (until the chunk is
+/// kept) in the current BDAT chunk.
+#[derive(Clone, Debug, Default)]
+pub struct Lost {
+    pub gaps: Vec<MessageGap>,
+    pub chunk: Vec<MessageGap>,
+    /// The bytes after the last gap were searched for the client's next
+    /// command as far as that search goes.
+    pub searched: bool,
 }
 
 impl Assembly {
@@ -79,8 +92,31 @@ impl Assembly {
 
     /// Adds a whole BDAT chunk to the message, as long as the cap has room;
     /// each chunk counts on its own, so one lost chunk does not hide the next.
+    /// The bytes its gaps lost are noted where they were.
     pub fn keep_chunk(&mut self, bytes: &[u8], max_message: usize) {
-        self.truncated |= crate::text::extend_capped(&mut self.content, bytes, max_message);
+        let mut at = 0;
+        let chunk_gaps = self.lost.as_mut().map(|l| std::mem::take(&mut l.chunk));
+        for gap in chunk_gaps.unwrap_or_default() {
+            let upto = gap.offset.clamp(at, bytes.len());
+            self.truncated |=
+                crate::text::extend_capped(&mut self.content, &bytes[at..upto], max_message);
+            self.gap(gap.missing, max_message);
+            at = upto;
+        }
+        self.truncated |= crate::text::extend_capped(&mut self.content, &bytes[at..], max_message);
+    }
+
+    /// `missing` bytes of DATA content the capture lost, after what was kept.
+    pub fn gap(&mut self, missing: u64, max_message: usize) {
+        let lost = self.lost.get_or_insert_with(Default::default);
+        lost.searched = false;
+        note_gap(&mut self.content, &mut lost.gaps, missing, max_message);
+    }
+
+    /// `missing` bytes of the current BDAT chunk the capture lost, after what it holds.
+    pub fn chunk_gap(&mut self, missing: u64) {
+        let lost = self.lost.get_or_insert_with(Default::default);
+        crate::message::push_gap(&mut lost.chunk, self.chunk.len(), missing);
     }
 
     /// Keeps `bytes` of the current BDAT chunk, as long as the cap has room.
@@ -88,9 +124,17 @@ impl Assembly {
         self.chunk_truncated |= crate::text::extend_capped(&mut self.chunk, bytes, max_message);
     }
 
+    /// Bytes of the DATA content were lost.
+    pub fn has_gaps(&self) -> bool {
+        self.lost.as_ref().is_some_and(|l| !l.gaps.is_empty())
+    }
+
     /// A new BDAT chunk starts at `stream_offset`.
     pub fn start_chunk(&mut self, stream_offset: u64) {
         self.chunk.clear();
+        if let Some(lost) = self.lost.as_mut() {
+            lost.chunk.clear();
+        }
         self.chunk_truncated = false;
         self.chunk_start = stream_offset;
     }
@@ -103,6 +147,7 @@ impl Assembly {
         stream_end: u64,
         complete: bool,
     ) -> MailMessage {
+        let gaps = self.lost.map(|l| l.gaps).unwrap_or_default();
         MailMessage {
             source,
             content: self.content,
@@ -111,7 +156,8 @@ impl Assembly {
             stream_start: self.stream_start.unwrap_or(stream_end),
             stream_end,
             complete,
-            truncated: self.truncated || !complete,
+            truncated: self.truncated || !complete || !gaps.is_empty(),
+            gaps,
         }
     }
 }

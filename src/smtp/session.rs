@@ -13,8 +13,8 @@ use crate::item::{Direction, Item, Pdu};
 use crate::limits::Limits;
 use crate::sasl::{self, Exchange, Side};
 use crate::text::{
-    command_during_sasl, flag_clear_after_accept, gap_pdu, info_line, next_client_line, strip_eol,
-    StreamBuf, TextEngine, TlsSwitch,
+    command_during_sasl, flag_clear_after_accept, info_line, next_client_line, starts_command,
+    starts_reply, strip_eol, StreamBuf, TextEngine, TlsSwitch,
 };
 
 use super::command::{self, Command, CommandLine, KNOWN_VERBS};
@@ -59,6 +59,8 @@ pub struct Smtp {
     pub(super) message: Assembly,
     /// `finish` was called: what is open now stays open.
     pub(super) capture_ended: bool,
+    /// Whole replies may have been lost in a gap (see `loss::replies_lost`).
+    pub(super) reply_lost: bool,
 }
 
 impl Default for Smtp {
@@ -85,6 +87,7 @@ impl Smtp {
             recipients: 0,
             message: Assembly::default(),
             capture_ended: false,
+            reply_lost: false,
         }
     }
 
@@ -139,38 +142,6 @@ impl Smtp {
         crate::text::feed(self, direction, data, frame)
     }
 
-    /// Bytes the capture lost: framing resumes at the next line (or after the chunk).
-    pub fn gap(&mut self, direction: Direction, missing: u64, frame: u64) -> Vec<Pdu> {
-        let pdu = gap_pdu(&mut self.bufs[direction.index()], direction, missing, frame);
-        let mut out = vec![pdu];
-        if direction == Direction::ToClient {
-            self.bufs[1].discard_line = true;
-            return out;
-        }
-        match self.client.clone() {
-            ClientMode::Bdat {
-                remaining,
-                last,
-                size,
-            } => {
-                let lost = missing.min(remaining);
-                self.message.chunk_truncated = true;
-                self.client = ClientMode::Bdat {
-                    remaining: remaining - lost,
-                    last,
-                    size,
-                };
-                if remaining == lost {
-                    out.extend(self.end_chunk(frame));
-                }
-            }
-            // The content lost its middle; the terminator still ends it.
-            ClientMode::Data | ClientMode::DataPending => self.message.truncated = true,
-            _ => self.bufs[0].discard_line = true,
-        }
-        out
-    }
-
     // ----- client side
 
     fn next_client_pdu(&mut self, frame: u64) -> Option<Pdu> {
@@ -185,6 +156,9 @@ impl Smtp {
                 size,
             } => self.next_bdat_pdu(frame, remaining, last, size),
             ClientMode::Command | ClientMode::Auth => {
+                if !self.bufs[0].resync_after_gap(|d| starts_command(d, KNOWN_VERBS)) {
+                    return None;
+                }
                 let mut pdu = next_client_line(&mut self.bufs[0], self.limits.max_line, frame)?;
                 if self.client == ClientMode::Auth && command_during_sasl(&pdu.bytes, KNOWN_VERBS) {
                     // Not base64 but a command: the client did not wait for the exchange's end.
@@ -345,8 +319,14 @@ impl Smtp {
     // ----- server side
 
     fn next_server_pdu(&mut self, frame: u64) -> Option<Pdu> {
-        if self.tls.is_tls(Direction::ToClient) || !self.bufs[1].skip_discarded() {
+        if self.tls.is_tls(Direction::ToClient)
+            || !self.bufs[1].resync_after_gap(starts_reply)
+            || !self.bufs[1].skip_discarded()
+        {
             return None;
+        }
+        if let Some(pdu) = self.message_ended_in_gap(frame) {
+            return Some(pdu);
         }
         let max_line = self.limits.max_line;
         let max_lines = self.limits.max_reply_lines;
@@ -394,6 +374,7 @@ impl Smtp {
             pdu.items.push(tree::reply(&reply, state, None, false));
             return;
         };
+        self.skip_lost_reply(code, pdu);
         // Which command this answers: 334 continues AUTH, 220 before anything
         // is the greeting, and a reply cut in pieces (at an over-long line or
         // the line count) answers with its last piece.

@@ -18,13 +18,6 @@ pub(crate) fn find_end_of_data(data: &[u8]) -> Option<usize> {
     None
 }
 
-/// Removes RFC 5321 4.5.2 dot-stuffing; returns the content and how many lines were unstuffed.
-pub(crate) fn unstuff(raw: &[u8]) -> (Vec<u8>, u64) {
-    let mut out = Vec::with_capacity(raw.len());
-    let (count, _) = unstuff_into(raw, &mut out, usize::MAX);
-    (out, count)
-}
-
 /// Appends as much of `bytes` as keeps `target` within `cap`; true if some did not fit.
 pub(crate) fn extend_capped(target: &mut Vec<u8>, bytes: &[u8], cap: usize) -> bool {
     let room = cap.saturating_sub(target.len());

@@ -10,6 +10,8 @@ pub(crate) struct StreamBuf {
     pub(crate) scanned: usize,
     /// Dropping bytes up to the next line end (after an over-long line).
     pub(crate) discard_line: bool,
+    /// Bytes the capture lost came just before `data`: see [`StreamBuf::resync_after_gap`].
+    pub(crate) after_gap: bool,
 }
 
 impl StreamBuf {
@@ -30,6 +32,30 @@ impl StreamBuf {
             None => {
                 self.scanned = self.data.len();
                 None
+            }
+        }
+    }
+
+    /// After a gap, framing resumes where a line starts: the bytes that follow
+    /// the gap are kept when `starts_line` recognises the start of a line in
+    /// them (a reply code, a command verb), else dropped up to the next line
+    /// end. `starts_line` answers `None` while it needs more bytes to tell;
+    /// false until it can.
+    pub(crate) fn resync_after_gap(&mut self, starts_line: impl Fn(&[u8]) -> Option<bool>) -> bool {
+        if !self.after_gap {
+            return true;
+        }
+        let verdict = match starts_line(&self.data) {
+            // A line end already there is as far as anyone needs to look.
+            None if self.data.contains(&b'\n') => Some(false),
+            verdict => verdict,
+        };
+        match verdict {
+            None => false,
+            Some(starts) => {
+                self.after_gap = false;
+                self.discard_line |= !starts;
+                true
             }
         }
     }

@@ -5,12 +5,14 @@
 mod dot;
 mod framing;
 mod info;
+mod resync;
 mod spanned;
 mod tls;
 
-pub(crate) use dot::{extend_capped, find_end_of_data, unstuff, unstuff_into};
+pub(crate) use dot::{extend_capped, find_end_of_data, unstuff_into};
 pub(crate) use framing::{lossy, strip_eol, StreamBuf};
 pub(crate) use info::{info_line, sasl_info};
+pub(crate) use resync::{next_line_starting, starts_command, starts_reply, starts_with_any};
 pub(crate) use spanned::{report, NotCommands};
 pub use spanned::{Problem, Spanned, VerbLine};
 pub(crate) use tls::TlsSwitch;
@@ -104,6 +106,12 @@ pub(crate) fn gap_pdu(buf: &mut StreamBuf, direction: Direction, missing: u64, f
     buf.data.clear();
     buf.scanned = 0;
     buf.start += missing + lost_buffered as u64;
+    gap_marker(direction, offset, missing, frame)
+}
+
+/// The PDU that reports `missing` bytes lost at stream `offset`, the buffer
+/// left as it is (the bytes before the gap stay in the block they belong to).
+pub(crate) fn gap_marker(direction: Direction, offset: u64, missing: u64, frame: u64) -> Pdu {
     let mut pdu = Pdu::new(direction, frame, offset, Vec::new());
     pdu.info = format!(
         "{}: [{} bytes missing from the capture]",
@@ -187,6 +195,46 @@ pub(crate) mod testing {
             out.extend(feed(&mut engine, *direction, text.as_bytes(), frame as u64 + 1).0);
         }
         out
+    }
+
+    /// One step of a scripted dialogue that loses bytes: a side's bytes, or
+    /// how many bytes of a side the capture lost.
+    #[derive(Clone, Copy)]
+    pub(crate) enum Step<'a> {
+        Client(&'a str),
+        Server(&'a str),
+        Lost(Direction, u64),
+    }
+
+    /// Plays `steps`, one frame each, gaps through the engine's `gap`; the
+    /// PDUs and the engine as the dialogue left it.
+    pub(crate) fn run_with_gaps<E: TextEngine + Default>(
+        steps: &[Step],
+        gap: impl Fn(&mut E, Direction, u64, u64) -> Vec<Pdu>,
+    ) -> (Vec<Pdu>, E) {
+        let mut engine = E::default();
+        let mut out = Vec::new();
+        for (frame, step) in steps.iter().enumerate() {
+            let frame = frame as u64 + 1;
+            out.extend(match step {
+                Step::Client(text) => {
+                    feed(&mut engine, Direction::ToServer, text.as_bytes(), frame).0
+                }
+                Step::Server(text) => {
+                    feed(&mut engine, Direction::ToClient, text.as_bytes(), frame).0
+                }
+                Step::Lost(direction, missing) => gap(&mut engine, *direction, *missing, frame),
+            });
+        }
+        (out, engine)
+    }
+
+    /// The one element of `items`.
+    pub(crate) fn only<T: std::fmt::Debug>(items: &[T]) -> &T {
+        match items {
+            [item] => item,
+            _ => panic!("not one: {items:?}"),
+        }
     }
 
     /// The messages of every `expert` info in the PDUs, in order.

@@ -7,18 +7,9 @@ mod common;
 
 use std::path::PathBuf;
 
+use common::not_mail::NOT_MAIL;
 use common::{analyze, fixture, shared};
 use mailscope_harness::analyze::End;
-
-/// The public captures that hold no SMTP, POP3 or IMAP (see INDEX.md).
-pub const NOT_MAIL: &[&str] = &[
-    "zeek/Traces/ftp/ipv4.pcap",
-    "zeek/Traces/ftp/bruteforce.pcap",
-    "zeek/Traces/redis/auth.pcap",
-    "zeek/Traces/irc-basic.pcap",
-    "zeek/Traces/ldap/simpleauth.pcap",
-    "zeek/Traces/mysql/auth.pcap",
-];
 
 fn not_mail_captures() -> Vec<PathBuf> {
     let mut out = vec![fixture("not-mail-lookalikes"), fixture("not-mail-released")];

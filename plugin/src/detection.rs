@@ -7,7 +7,7 @@ use mailscope::detect::{self, Detector, Verdict};
 use mailscope::Direction;
 
 use crate::{
-    feed, registry, run, MsProtocol, MsResult, MsVerdict, MsVerdictKind, PluginConnection,
+    c_bytes, feed, registry, run, MsProtocol, MsResult, MsVerdict, MsVerdictKind, PluginConnection,
 };
 
 /// One conversation's detector; it lives until `mailscope_reset`.
@@ -70,12 +70,8 @@ pub unsafe extern "C" fn mailscope_detector_payload(
     let Some(d) = (unsafe { detector.as_mut() }) else {
         return verdict(Verdict::NotMail);
     };
-    let bytes = if data.is_null() {
-        &[][..]
-    } else {
-        // SAFETY: the caller passes `len` readable bytes.
-        unsafe { std::slice::from_raw_parts(data, len) }
-    };
+    // SAFETY: the caller passes `len` readable bytes (or null).
+    let bytes = unsafe { c_bytes(data, len) };
     let found = catch_unwind(AssertUnwindSafe(|| {
         d.detector
             .payload(from_a, seq, has_ack.then_some(ack), bytes, u64::from(frame))

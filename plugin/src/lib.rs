@@ -600,6 +600,19 @@ pub(crate) fn feed(
     (out.pdus, out.encrypted, out.stream_offset, taps)
 }
 
+/// The `len` bytes at `data`; none when `data` is null.
+///
+/// # Safety
+/// `data` is null or points to `len` readable bytes that outlive the slice.
+pub(crate) unsafe fn c_bytes<'a>(data: *const u8, len: usize) -> &'a [u8] {
+    if data.is_null() {
+        &[]
+    } else {
+        // SAFETY: as the caller promises.
+        unsafe { std::slice::from_raw_parts(data, len) }
+    }
+}
+
 /// One TCP segment (relative sequence numbers from the TCP dissector).
 ///
 /// # Safety
@@ -615,11 +628,8 @@ pub unsafe extern "C" fn mailscope_conn_segment(
     len: usize,
     frame: u32,
 ) -> *const MsResult {
-    let bytes = if data.is_null() {
-        &[][..]
-    } else {
-        std::slice::from_raw_parts(data, len)
-    };
+    // SAFETY: the caller passes `len` readable bytes (or null).
+    let bytes = unsafe { c_bytes(data, len) };
     let direction = if to_server {
         Direction::ToServer
     } else {
@@ -650,11 +660,8 @@ pub unsafe extern "C" fn mailscope_conn_stream(
     len: usize,
     frame: u32,
 ) -> *const MsResult {
-    let bytes = if data.is_null() {
-        &[][..]
-    } else {
-        std::slice::from_raw_parts(data, len)
-    };
+    // SAFETY: the caller passes `len` readable bytes (or null).
+    let bytes = unsafe { c_bytes(data, len) };
     let direction = if to_server {
         Direction::ToServer
     } else {

@@ -2,20 +2,13 @@
 //! turned off: every frame shows as it does without the plugin.
 
 mod common;
+#[path = "../../harness/tests/common/not_mail.rs"]
+mod not_mail;
 
 use std::path::{Path, PathBuf};
 
 use common::{fixtures, root, tshark};
-
-/// The public captures that hold no SMTP, POP3 or IMAP (see INDEX.md).
-const NOT_MAIL: &[&str] = &[
-    "zeek/Traces/ftp/ipv4.pcap",
-    "zeek/Traces/ftp/bruteforce.pcap",
-    "zeek/Traces/redis/auth.pcap",
-    "zeek/Traces/irc-basic.pcap",
-    "zeek/Traces/ldap/simpleauth.pcap",
-    "zeek/Traces/mysql/auth.pcap",
-];
+use not_mail::NOT_MAIL;
 
 fn not_mail_captures() -> Vec<PathBuf> {
     let mut out = vec![root().join("fixtures/not-mail-lookalikes/capture.pcap")];

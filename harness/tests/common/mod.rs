@@ -3,6 +3,7 @@
 
 pub mod hostile;
 pub mod loss;
+pub mod not_mail;
 
 use std::path::{Path, PathBuf};
 

@@ -22,18 +22,14 @@ fn not_mail_captures() -> Vec<PathBuf> {
     out
 }
 
-/// What users see of every frame: its number, protocols, Protocol and Info columns.
-const COLUMNS: [&str; 10] = [
+/// What users see of every frame, as the summary line shows it (from
+/// Wireshark 4.4 on, `-e _ws.col.*` is taken before postdissectors run):
+/// its number, protocols, Protocol and Info columns.
+const COLUMNS: [&str; 4] = [
     "-T",
-    "fields",
-    "-e",
-    "frame.number",
-    "-e",
-    "frame.protocols",
-    "-e",
-    "_ws.col.Protocol",
-    "-e",
-    "_ws.col.Info",
+    "tabs",
+    "-o",
+    "gui.column.format:\"No.\",\"%m\",\"Protocols\",\"%Cus:frame.protocols\",\"Protocol\",\"%p\",\"Info\",\"%i\"",
 ];
 
 fn with_and_without(capture: &Path, args: &[&str]) -> (String, String) {
@@ -58,7 +54,7 @@ fn a_connection_shown_to_be_ftp_is_released() {
     let (ours, theirs) = with_and_without(&capture, &COLUMNS);
     let from = |text: &str, frame: u64| -> Vec<String> {
         text.lines()
-            .filter(|l| l.split('\t').next().unwrap().parse::<u64>().unwrap() >= frame)
+            .filter(|l| l.split('\t').next().unwrap().trim().parse::<u64>().unwrap() >= frame)
             .map(str::to_string)
             .collect()
     };
@@ -121,11 +117,9 @@ fn with_mailscope_disabled_every_frame_dissects_as_without_it() {
 #[test]
 fn the_protocol_column_names_the_protocol_once() {
     for capture in fixtures() {
-        let out = tshark().on(
-            &capture,
-            &["-Y", "mail", "-T", "fields", "-e", "_ws.col.Protocol"],
-        );
-        for column in out.stdout.lines() {
+        let columns = "gui.column.format:\"Protocol\",\"%p\"";
+        let out = tshark().on(&capture, &["-Y", "mail", "-o", columns]);
+        for column in out.stdout.lines().map(str::trim) {
             assert!(
                 ["SMTP", "POP"].contains(&column),
                 "{}: {column}",

@@ -15,4 +15,4 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 # `cargo test` does not rebuild a cdylib: build the plugin the tests load first.
 cargo build -p mailscope-plugin
-cargo test --workspace
+cargo test --workspace --no-fail-fast

@@ -116,9 +116,10 @@ Our café’s new menu – crème brûlée and “piñata” cakes – starts Mo
     );
     assert_eq!(flagged.stdout.lines().count(), 1, "{}", flagged.stdout);
     // The preference wins, nothing guessed: ISO-8859-15 reads 0x92 as the
-    // C1 control U+0092, which tshark prints escaped.
+    // C1 control U+0092, which tshark prints escaped (from 4.4 on with its
+    // backslash escaped once more).
     assert_eq!(
-        charset_fields("mime-charset-guess", Some("iso-8859-15")),
+        charset_fields("mime-charset-guess", Some("iso-8859-15")).replace("\\\\", "\\"),
         "What\\x92s Next\t\t\tOur café\\x92s new menu \\x96 crème brûlée and \\x93piñata\\x94 cakes \\x96 starts Monday.\n"
     );
 }
